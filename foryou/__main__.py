@@ -1,0 +1,5 @@
+"""`python -m foryou` runs the CLI."""
+
+from foryou.cli import main
+
+main()

@@ -1,0 +1,57 @@
+"""The `foryou` command line: one Typer app, one sub-module per room of the data flow."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# TFRS needs Keras 2: set before TensorFlow is first imported anywhere in the process.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+from foryou.errors import ForyouError  # noqa: E402
+
+app = typer.Typer(
+    name="foryou",
+    help="foryou: a feature-store-centric ML platform for a short-video For You feed.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+
+def _register() -> None:
+    from foryou.cli import bench_cmd, db_cmd, demo_cmd, ingest_cmd, simulate_cmd, stores_cmd, validate_cmd
+
+    stores_cmd.register(app)
+    app.add_typer(db_cmd.app, name="db")
+    simulate_cmd.register(app)
+    app.add_typer(ingest_cmd.app, name="ingest")
+    validate_cmd.register(app)
+    app.add_typer(bench_cmd.app, name="bench")
+    demo_cmd.register(app)
+
+
+def main() -> None:
+    """Console-script entry point: ForyouErrors become one clear message and a non-zero exit code."""
+    _register()
+    try:
+        app(standalone_mode=False)
+    except ForyouError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,1 @@
+"""Alembic environment for the foryou event-log schema (a package so it ships with the distribution)."""

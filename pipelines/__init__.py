@@ -1,0 +1,1 @@
+"""Offline jobs: ingest, features, datasets, train, index, evaluate — each a CLI subcommand."""

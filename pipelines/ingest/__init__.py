@@ -1,0 +1,1 @@
+"""Getting events and entities into the Postgres event log: bulk COPY, file ingest, dataset adapters."""

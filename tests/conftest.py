@@ -1,0 +1,145 @@
+"""Fixtures: real Postgres and Redis — the configured services when FORYOU_*_URL are set, else embedded ones.
+
+Each test that needs a database gets a fresh one cloned from a migrated template, so tests never see each
+other's rows and both store paths run the same test bodies.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from foryou import migrate
+from foryou.db import libpq_url
+from foryou.settings import Settings, get_settings
+from foryou.stores import ensure_stores, stop_embedded_stores
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+TEMPLATE_DB = f"foryou_tpl_{os.getpid()}"
+
+
+def _server_settings(tmp_root: Path) -> Settings:
+    """Settings for the server the suite runs on: configured URLs from the environment, else embedded."""
+    configured = Settings()
+    return Settings(
+        database_url=configured.database_url, redis_url=configured.redis_url, home=tmp_root / "home"
+    )
+
+
+@pytest.fixture(scope="session")
+def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    settings = _server_settings(tmp_path_factory.mktemp("stores"))
+    yield settings
+    stop_embedded_stores(settings)
+
+
+@pytest.fixture(scope="session")
+def server_urls(server_settings: Settings):  # type: ignore[no-untyped-def]
+    return ensure_stores(server_settings)
+
+
+def _with_database(url: str, name: str) -> str:
+    return str(sa.engine.make_url(libpq_url(url)).set(database=name).render_as_string(hide_password=False))
+
+
+def _admin(url: str) -> psycopg.Connection:
+    return psycopg.connect(_with_database(url, "postgres"), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def template_database(server_urls) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    with _admin(server_urls.database_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    url = _with_database(server_urls.database_url, TEMPLATE_DB)
+    migrate.upgrade(url)
+    yield TEMPLATE_DB
+    with _admin(server_urls.database_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_database_url(server_urls) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A brand-new database with no schema at all."""
+    name = f"foryou_t_{uuid.uuid4().hex[:12]}"
+    with _admin(server_urls.database_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _with_database(server_urls.database_url, name)
+    with _admin(server_urls.database_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(server_urls, template_database: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A fresh database at schema head, cloned from the migrated template."""
+    name = f"foryou_t_{uuid.uuid4().hex[:12]}"
+    with _admin(server_urls.database_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    yield _with_database(server_urls.database_url, name)
+    with _admin(server_urls.database_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    from foryou.db import make_engine
+
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, server_urls, tmp_path: Path) -> Settings:  # type: ignore[no-untyped-def]
+    """Settings pointing at this test's fresh database, the suite's Redis and a private home."""
+    return Settings(database_url=database_url, redis_url=server_urls.redis_url, home=tmp_path / "home")
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    """Environment for running the `foryou` CLI as a subprocess against this test's stores."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORYOU_")}
+    env.update(
+        FORYOU_DATABASE_URL=str(settings.database_url),
+        FORYOU_REDIS_URL=str(settings.redis_url),
+        FORYOU_HOME=str(settings.home),
+    )
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], check: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run `foryou ARGS` in a subprocess, as a user would; returns the completed process."""
+    result = subprocess.run(
+        [sys.executable, "-m", "foryou", *args], env=env, capture_output=True, text=True, timeout=900
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"foryou {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings_cache() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def table_count(engine: sa.Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def datasets_dir(name: str) -> Path:
+    path = DATASETS / name
+    if not path.exists():
+        pytest.skip(f"dataset {name} not present under {DATASETS}")
+    return path
