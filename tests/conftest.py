@@ -9,16 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
 from foryou import migrate
-from foryou.db import libpq_url
+from foryou.scratch import create_database, drop_database, scratch_database
 from foryou.settings import Settings, get_settings
 from foryou.stores import ensure_stores, stop_embedded_stores
 
@@ -47,46 +45,26 @@ def server_urls(server_settings: Settings):  # type: ignore[no-untyped-def]
     return ensure_stores(server_settings)
 
 
-def _with_database(url: str, name: str) -> str:
-    return str(sa.engine.make_url(libpq_url(url)).set(database=name).render_as_string(hide_password=False))
-
-
-def _admin(url: str) -> psycopg.Connection:
-    return psycopg.connect(_with_database(url, "postgres"), autocommit=True)
-
-
 @pytest.fixture(scope="session")
 def template_database(server_urls) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    with _admin(server_urls.database_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
-        conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
-    url = _with_database(server_urls.database_url, TEMPLATE_DB)
-    migrate.upgrade(url)
+    drop_database(server_urls.database_url, TEMPLATE_DB)
+    migrate.upgrade(create_database(server_urls.database_url, TEMPLATE_DB))
     yield TEMPLATE_DB
-    with _admin(server_urls.database_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+    drop_database(server_urls.database_url, TEMPLATE_DB)
 
 
 @pytest.fixture
 def empty_database_url(server_urls) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A brand-new database with no schema at all."""
-    name = f"foryou_t_{uuid.uuid4().hex[:12]}"
-    with _admin(server_urls.database_url) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _with_database(server_urls.database_url, name)
-    with _admin(server_urls.database_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(server_urls.database_url, "foryou_t") as url:
+        yield url
 
 
 @pytest.fixture
 def database_url(server_urls, template_database: str) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh database at schema head, cloned from the migrated template."""
-    name = f"foryou_t_{uuid.uuid4().hex[:12]}"
-    with _admin(server_urls.database_url) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
-    yield _with_database(server_urls.database_url, name)
-    with _admin(server_urls.database_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(server_urls.database_url, "foryou_t", template=template_database) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Benchmarks: our path against the stock baseline, measured in the same run on the same data."""
