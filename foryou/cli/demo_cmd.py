@@ -1,0 +1,78 @@
+"""foryou demo: the main job, end to end, on whatever stores are configured (embedded by default)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from foryou.errors import DataQualityError
+
+console = Console()
+
+
+def demo(
+    users: int = typer.Option(5_000, "--users", min=1, help="Users in the demo world."),
+    creators: int = typer.Option(500, "--creators", min=1),
+    videos: int = typer.Option(20_000, "--videos", min=1),
+    days: int = typer.Option(7, "--days", min=1),
+    seed: int = typer.Option(0, "--seed", min=0),
+) -> None:
+    """Start the stores, migrate, simulate the demo world, validate it, and print a summary."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from foryou.runtime import open_runtime
+    from validation import validate_database
+    from worldsim import WorldConfig, simulate_into_database
+
+    timings: dict[str, float] = {}
+
+    def step(name: str, work: Callable[[], Any]) -> Any:
+        console.rule(f"[bold]{name}")
+        started = time.perf_counter()
+        result = work()
+        timings[name] = time.perf_counter() - started
+        return result
+
+    runtime = step("stores and schema", open_runtime)
+    stores = runtime.stores
+    console.print(f"postgres {stores.database_url}{' (embedded)' if stores.embedded_postgres else ''}")
+    console.print(f"redis    {stores.redis_url}{' (embedded)' if stores.embedded_redis else ''}")
+
+    config = WorldConfig(seed=seed, n_users=users, n_creators=creators, n_videos=videos, days=days)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+
+    def simulate() -> Any:
+        with Progress(*columns, console=console) as progress:
+            return simulate_into_database(
+                runtime.engine, config, runtime.settings.home, name="demo", replace=True, progress=progress
+            )
+
+    world = step("simulate the demo world", simulate)
+    report = step("validate (Great Expectations)", lambda: validate_database(runtime.engine))
+    reports_dir = runtime.settings.home / "reports"
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    report.write_html(reports_dir / "validation.html")
+    console.print(report.summary(), style="bold green" if report.success else "bold red")
+    if not report.success:
+        raise DataQualityError("The demo world failed validation:", problems=report.problems())
+
+    summary = Table(title="foryou demo")
+    summary.add_column("what")
+    summary.add_column("value", justify="right")
+    for table, count in world.rows.items():
+        summary.add_row(f"rows in {table}", f"{count:,}")
+    for event_type, count in world.events_by_type.items():
+        summary.add_row(f"  events: {event_type}", f"{count:,}")
+    for name, seconds in timings.items():
+        summary.add_row(f"time: {name}", f"{seconds:.1f} s")
+    summary.add_row("validation report", str(reports_dir / "validation.html"))
+    console.print(summary)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)
