@@ -7,8 +7,10 @@ other's rows and both store paths run the same test bodies.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,10 +36,14 @@ def _server_settings(tmp_root: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def server_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    settings = _server_settings(tmp_path_factory.mktemp("stores"))
+def server_settings() -> Iterator[Settings]:
+    # Not under pytest's tmp_path: pytest prunes old basetemps, which would pull the data folder from under
+    # a running embedded Postgres when two sessions run at once.
+    root = Path(tempfile.mkdtemp(prefix="foryou-test-stores-"))
+    settings = _server_settings(root)
     yield settings
     stop_embedded_stores(settings)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
