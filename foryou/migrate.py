@@ -70,5 +70,6 @@ def require_head(engine: sa.Engine) -> None:
     head = head_revision()
     if current != head:
         raise SchemaError(
-            f"The database schema is at revision {current or 'none'}, foryou needs {head}: run `foryou db upgrade`."
+            f"The database schema is at revision {current or 'none'}, foryou needs {head}: "
+            "run `foryou db upgrade`."
         )

@@ -14,7 +14,9 @@ from foryou.db import libpq_url
 
 def with_database(database_url: str, name: str) -> str:
     """The same server URL, pointing at database `name`."""
-    return sa.engine.make_url(libpq_url(database_url)).set(database=name).render_as_string(hide_password=False)
+    return (
+        sa.engine.make_url(libpq_url(database_url)).set(database=name).render_as_string(hide_password=False)
+    )
 
 
 def admin_connection(database_url: str) -> psycopg.Connection:
@@ -37,7 +39,9 @@ def drop_database(database_url: str, name: str) -> None:
 
 
 @contextmanager
-def scratch_database(database_url: str, prefix: str = "foryou_scratch", template: str | None = None) -> Iterator[str]:
+def scratch_database(
+    database_url: str, prefix: str = "foryou_scratch", template: str | None = None
+) -> Iterator[str]:
     """A fresh database for the duration of the block; dropped afterwards even on error."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     url = create_database(database_url, name, template)

@@ -28,13 +28,25 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from foryou.cli import bench_cmd, db_cmd, demo_cmd, ingest_cmd, simulate_cmd, stores_cmd, validate_cmd
+    from foryou.cli import (
+        bench_cmd,
+        db_cmd,
+        demo_cmd,
+        feature_repo_cmd,
+        features_cmd,
+        ingest_cmd,
+        simulate_cmd,
+        stores_cmd,
+        validate_cmd,
+    )
 
     stores_cmd.register(app)
     app.add_typer(db_cmd.app, name="db")
     simulate_cmd.register(app)
     app.add_typer(ingest_cmd.app, name="ingest")
     validate_cmd.register(app)
+    feature_repo_cmd.register(features_cmd.app)
+    app.add_typer(features_cmd.app, name="features")
     app.add_typer(bench_cmd.app, name="bench")
     demo_cmd.register(app)
 
@@ -52,10 +64,10 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Usage errors (Typer's vendored click exceptions) arrive here in non-standalone mode.
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
         raise

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from foryou.runtime import open_runtime
-from pipelines.ingest.load import IngestReport
 from pipelines.ingest.progress import RichProgress
+
+if TYPE_CHECKING:  # the loader pulls in pandas and alembic: keep `foryou --help` fast
+    from pipelines.ingest.load import IngestReport
 
 app = typer.Typer(
     help="Load data into the event log: files in the generic format, or a public data set.",

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from foryou.settings import get_settings
-from foryou.stores import ensure_stores, store_status, stop_embedded_stores
+from foryou.stores import ensure_stores, stop_embedded_stores, store_status
 
 console = Console()
 

@@ -54,9 +54,12 @@ class EmbeddedPostgres:
             self._pg_ctl(
                 [
                     "-w",
-                    "-t", "60",
-                    "-l", str(self.log_file),
-                    "-o", f"-h 127.0.0.1 -p {port} -k {self.data_dir}",
+                    "-t",
+                    "60",
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    f"-h 127.0.0.1 -p {port} -k {self.data_dir}",
                     "start",
                 ]
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from dataclasses import dataclass
@@ -50,15 +51,24 @@ class EmbeddedRedis:
         port = free_loopback_port()
         command = [
             str(_redis_server_binary()),
-            "--bind", "127.0.0.1",
-            "--port", str(port),
-            "--daemonize", "yes",
-            "--pidfile", str(self.pid_file),
-            "--dir", str(self.root),
-            "--dbfilename", "dump.rdb",
-            "--save", "300 1",
-            "--appendonly", "no",
-            "--logfile", str(self.root / "redis.log"),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(self.pid_file),
+            "--dir",
+            str(self.root),
+            "--dbfilename",
+            "dump.rdb",
+            "--save",
+            "300 1",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(self.root / "redis.log"),
         ]
         try:
             subprocess.run(command, check=True, capture_output=True, timeout=30)
@@ -68,7 +78,9 @@ class EmbeddedRedis:
         deadline = time.monotonic() + 20
         while not (self.pid_file.exists() and port_open(port)):
             if time.monotonic() > deadline:
-                raise StoreUnavailableError(f"Embedded Redis did not open port {port}; see {self.root / 'redis.log'}")
+                raise StoreUnavailableError(
+                    f"Embedded Redis did not open port {port}; see {self.root / 'redis.log'}"
+                )
             time.sleep(0.02)
         return self.url(port)
 
@@ -78,10 +90,8 @@ class EmbeddedRedis:
             return False
         import redis
 
-        try:
+        with contextlib.suppress(redis.ConnectionError):  # shutdown closes the connection under us
             redis.Redis(host="127.0.0.1", port=port).shutdown(save=True)
-        except redis.ConnectionError:
-            pass  # shutdown closes the connection under us
         deadline = time.monotonic() + 20
         while self.running_port() is not None and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -14,7 +14,16 @@ from foryou.scratch import scratch_database
 from pipelines.bench.result import BenchResult
 from pipelines.ingest.copy_load import copy_rows, insert_rows_one_by_one
 
-EVENT_COLUMNS = ("event_id", "user_id", "video_id", "event_type", "ts", "dwell_ms", "watch_fraction", "session_id")
+EVENT_COLUMNS = (
+    "event_id",
+    "user_id",
+    "video_id",
+    "event_type",
+    "ts",
+    "dwell_ms",
+    "watch_fraction",
+    "session_id",
+)
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
@@ -49,10 +58,20 @@ def run_ingest_bench(database_url: str, copy_events: int, insert_events: int, se
         engine = make_engine(url)
         try:
             with engine.begin() as conn:
-                copy_rows(conn, "users", ["user_id", "region", "signup_at"],
-                          ((u, "us", START) for u in range(n_users)), skip_existing=False)
-                copy_rows(conn, "videos", ["video_id", "uploaded_at"],
-                          ((v, START) for v in range(n_videos)), skip_existing=False)
+                copy_rows(
+                    conn,
+                    "users",
+                    ["user_id", "region", "signup_at"],
+                    ((u, "us", START) for u in range(n_users)),
+                    skip_existing=False,
+                )
+                copy_rows(
+                    conn,
+                    "videos",
+                    ["video_id", "uploaded_at"],
+                    ((v, START) for v in range(n_videos)),
+                    skip_existing=False,
+                )
             copy_batch = _event_rows(copy_events, n_users, n_videos, seed, "copy")
             insert_batch = _event_rows(insert_events, n_users, n_videos, seed + 1, "insert")
             with engine.begin() as conn:
@@ -74,6 +93,10 @@ def run_ingest_bench(database_url: str, copy_events: int, insert_events: int, se
         baseline=insert_events / insert_seconds,
         higher_is_better=True,
         baseline_name="row-by-row INSERT",
-        details={"copy_events": copy_events, "insert_events": insert_events,
-                 "copy_seconds": round(copy_seconds, 3), "insert_seconds": round(insert_seconds, 3)},
+        details={
+            "copy_events": copy_events,
+            "insert_events": insert_events,
+            "copy_seconds": round(copy_seconds, 3),
+            "insert_seconds": round(insert_seconds, 3),
+        },
     )

@@ -13,7 +13,7 @@ from rich.table import Table
 
 @dataclass(frozen=True)
 class BenchResult:
-    """`ours` against `baseline`; `ratio` is how many times better ours is (higher is better for both kinds)."""
+    """`ours` against `baseline`; `ratio` is how many times better ours is (above 1: ours wins)."""
 
     metric: str
     unit: str
@@ -47,6 +47,10 @@ def print_results(results: Sequence[BenchResult], as_json: bool, console: Consol
         table.add_column(column, justify="right" if column in ("ours", "baseline", "ratio") else "left")
     for r in results:
         table.add_row(
-            r.metric, f"{r.ours:,.1f} {r.unit}", f"{r.baseline:,.1f} {r.unit}", f"{r.ratio:,.1f}×", r.baseline_name
+            r.metric,
+            f"{r.ours:,.1f} {r.unit}",
+            f"{r.baseline:,.1f} {r.unit}",
+            f"{r.ratio:,.1f}×",
+            r.baseline_name,
         )
     (console or Console()).print(table)

@@ -58,7 +58,9 @@ def test_event_constraints_reject_bad_rows(engine: sa.Engine) -> None:
     }
     for label, values in bad.items():
         with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
-            conn.execute(sa.text(f"INSERT INTO events (event_id, user_id, video_id, event_type, ts) VALUES {values}"))
+            conn.execute(
+                sa.text(f"INSERT INTO events (event_id, user_id, video_id, event_type, ts) VALUES {values}")
+            )
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar_one() == 0, label
 

@@ -4,7 +4,9 @@ from pipelines.bench.result import BenchResult
 
 
 def test_ratio_for_throughput_is_ours_over_baseline() -> None:
-    result = BenchResult("rows", "rows/s", ours=1000.0, baseline=100.0, higher_is_better=True, baseline_name="x")
+    result = BenchResult(
+        "rows", "rows/s", ours=1000.0, baseline=100.0, higher_is_better=True, baseline_name="x"
+    )
     assert result.ratio == 10.0
 
 
