@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,9 +23,10 @@ def demo(
     days: int = typer.Option(7, "--days", min=1),
     seed: int = typer.Option(0, "--seed", min=0),
 ) -> None:
-    """Start the stores, migrate, simulate the demo world, validate it, and print a summary."""
+    """Stores and schema, simulate the demo world, validate it, build features, feast apply, summarise."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from foryou import feast_repo
     from foryou.runtime import open_runtime
     from validation import validate_database
     from worldsim import WorldConfig, simulate_into_database
@@ -61,6 +63,23 @@ def demo(
     if not report.success:
         raise DataQualityError("The demo world failed validation:", problems=report.problems())
 
+    until = config.start + dt.timedelta(days=days, hours=1)  # sessions may run a little past the window
+
+    def build_features() -> Any:
+        from pipelines.features.build import VIEWS, build
+
+        # The world was just replaced: rebuild every feature table from scratch.
+        tables = ", ".join(f"features.{name}" for name in VIEWS)
+        with runtime.engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {tables}, features.build_state")
+        return build(
+            runtime.engine, until=until, progress=lambda view, note: console.print(f"  {view}: {note}")
+        )
+
+    built = step("build feature tables (SQL in Postgres)", build_features)
+    applied = step("feast apply", lambda: feast_repo.apply(runtime.settings, runtime.stores))
+    console.print(", ".join(f"{kind}: {len(names)}" for kind, names in applied.items()))
+
     summary = Table(title="foryou demo")
     summary.add_column("what")
     summary.add_column("value", justify="right")
@@ -68,6 +87,8 @@ def demo(
         summary.add_row(f"rows in {table}", f"{count:,}")
     for event_type, count in world.events_by_type.items():
         summary.add_row(f"  events: {event_type}", f"{count:,}")
+    for view in built:
+        summary.add_row(f"feature rows: {view.view}", f"{view.rows_written:,}")
     for name, seconds in timings.items():
         summary.add_row(f"time: {name}", f"{seconds:.1f} s")
     summary.add_row("validation report", str(reports_dir / "validation.html"))

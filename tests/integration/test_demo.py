@@ -1,0 +1,38 @@
+"""The main job end to end on the embedded default (no URLs set), as on a fresh machine."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import run_cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_demo_runs_end_to_end_on_embedded_stores(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORYOU_")}
+    env["FORYOU_HOME"] = str(tmp_path / "home")
+    try:
+        result = run_cli(["demo", "--users", "150", "--creators", "15", "--videos", "400", "--days", "2"], env)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert "(embedded)" in result.stdout and "PASSED" in result.stdout
+        assert (tmp_path / "home" / "reports" / "validation.html").exists()
+        status = json.loads(run_cli(["status", "--json"], env, check=True).stdout)
+        assert status["embedded_postgres_running"] and status["embedded_redis_running"]
+        with psycopg.connect(status["database_url"]) as conn:
+            users = conn.execute("SELECT count(*) FROM users").fetchone()
+            feature_rows = conn.execute("SELECT count(*) FROM features.user_stats").fetchone()
+            impressions = conn.execute("SELECT count(*) FROM events WHERE event_type = 'impression'").fetchone()
+        assert users == (150,)
+        assert feature_rows is not None and feature_rows[0] > 0
+        assert impressions is not None and impressions[0] > 0
+        # The main job is re-runnable: a second run replaces the world instead of failing.
+        again = run_cli(["demo", "--users", "150", "--creators", "15", "--videos", "400", "--days", "2"], env)
+        assert again.returncode == 0, again.stderr[-3000:]
+    finally:
+        run_cli(["down"], env)
