@@ -30,11 +30,13 @@ err_console = Console(stderr=True)
 def _register() -> None:
     from foryou.cli import (
         bench_cmd,
+        bench_feature_cmds,
         db_cmd,
         demo_cmd,
         feature_repo_cmd,
         features_cmd,
         ingest_cmd,
+        materialize_cmd,
         simulate_cmd,
         stores_cmd,
         validate_cmd,
@@ -47,6 +49,8 @@ def _register() -> None:
     validate_cmd.register(app)
     feature_repo_cmd.register(features_cmd.app)
     app.add_typer(features_cmd.app, name="features")
+    materialize_cmd.register(app)
+    bench_feature_cmds.register(bench_cmd.app)
     app.add_typer(bench_cmd.app, name="bench")
     demo_cmd.register(app)
 

@@ -67,18 +67,36 @@ def demo(
 
     def build_features() -> Any:
         from pipelines.features.build import VIEWS, build
+        from validation.feature_gate import gx_feature_gate
 
         # The world was just replaced: rebuild every feature table from scratch.
         tables = ", ".join(f"features.{name}" for name in VIEWS)
         with runtime.engine.begin() as conn:
             conn.exec_driver_sql(f"TRUNCATE {tables}, features.build_state")
-        return build(
-            runtime.engine, until=until, progress=lambda view, note: console.print(f"  {view}: {note}")
-        )
 
-    built = step("build feature tables (SQL in Postgres)", build_features)
-    applied = step("feast apply", lambda: feast_repo.apply(runtime.settings, runtime.stores))
+        def say(view: str, note: str) -> None:
+            console.print(f"  {view}: {note}")
+
+        return build(runtime.engine, until=until, progress=say, gate=gx_feature_gate)
+
+    built = step("build feature tables (SQL in Postgres, GX gate)", build_features)
+
+    def fresh_apply() -> Any:
+        # A replaced world must not meet the last run's online rows or materialization watermarks.
+        if (runtime.settings.home / "feast" / "registry.db").exists():
+            feast_repo.feature_store(runtime.settings, runtime.stores).teardown()
+        return feast_repo.apply(runtime.settings, runtime.stores)
+
+    applied = step("feast apply", fresh_apply)
     console.print(", ".join(f"{kind}: {len(names)}" for kind, names in applied.items()))
+
+    def materialize_online() -> Any:
+        from pipelines.materialize.materialize import materialize
+
+        store = feast_repo.feature_store(runtime.settings, runtime.stores)
+        return materialize(store, stores.database_url, end=until, show_progress=True)
+
+    materialized = step("materialize into Redis (foryou materialize)", materialize_online)
 
     summary = Table(title="foryou demo")
     summary.add_column("what")
@@ -89,6 +107,8 @@ def demo(
         summary.add_row(f"  events: {event_type}", f"{count:,}")
     for view in built:
         summary.add_row(f"feature rows: {view.view}", f"{view.rows_written:,}")
+    for result in materialized:
+        summary.add_row(f"online rows: {result.view}", f"{result.rows_written:,}")
     for name, seconds in timings.items():
         summary.add_row(f"time: {name}", f"{seconds:.1f} s")
     summary.add_row("validation report", str(reports_dir / "validation.html"))

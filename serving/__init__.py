@@ -1,0 +1,1 @@
+"""Online serving: request-path code only (no training or offline-pipeline imports)."""
