@@ -55,6 +55,7 @@ def build(
     from foryou.runtime import open_runtime
     from pipelines.features.build import build as build_features
     from pipelines.features.build import resolve_until, resolve_views
+    from validation.feature_gate import gx_feature_gate
 
     # Fail on bad arguments before starting any store; one `until` for every view.
     target = resolve_until(_parse_until(until))
@@ -74,7 +75,9 @@ def build(
             if message.startswith(("done", "up to date")):
                 progress.update(tasks[name], total=1, completed=1)
 
-        results = build_features(engine, target, views=[v.name for v in views], progress=report, jobs=jobs)
+        results = build_features(
+            engine, target, views=[v.name for v in views], progress=report, jobs=jobs, gate=gx_feature_gate
+        )
     table = Table("view", "event_timestamp in", "rows written", "seconds", "rows/s")
     for r in results:
         span = "up to date" if r.up_to_date else f"({_short(r.start)}, {_short(r.end)}]"
