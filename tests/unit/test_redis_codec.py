@@ -7,6 +7,7 @@ import struct
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from feast.infra.key_encoding_utils import serialize_entity_key
@@ -135,7 +136,8 @@ def test_request_time_matches_the_repo_udf() -> None:
         udf = repo_module.request_time.feature_transformation.udf
     uploaded = [1_767_000_000.0, None, 1_767_225_600.0 + 10, 0.0]
     for now in [1_767_225_600.0, 1_767_225_600.0 + 86_400 * 2 + 3_599.9, 1_767_571_199.0, 1_700_000_000.5]:
-        stock = udf({"uploaded_at_epoch_s": uploaded, "request_ts_s": [now] * len(uploaded)})
+        frame = pd.DataFrame({"uploaded_at_epoch_s": uploaded, "request_ts_s": [now] * len(uploaded)})
+        stock = udf(frame.astype("float64"))
         ours = request_time_features(np.array([np.nan if u is None else u for u in uploaded]), now)
         for name in ("video_age_hours", "hour_of_day", "is_weekend"):
             np.testing.assert_array_equal(ours[name], np.array(stock[name], dtype=float), err_msg=name)
