@@ -6,6 +6,7 @@ import datetime as dt
 import time
 
 import numpy as np
+import sqlalchemy as sa
 
 from foryou import migrate
 from foryou.db import make_engine
@@ -54,6 +55,7 @@ def run_ingest_bench(database_url: str, copy_events: int, insert_events: int, se
     """Events/s of our COPY path (staging + ON CONFLICT, idempotent) and of one INSERT per row."""
     n_users, n_videos = 2_000, 5_000
     with scratch_database(database_url, "foryou_bench") as url:
+        scratch_name = sa.engine.make_url(url).database
         migrate.upgrade(url)
         engine = make_engine(url)
         try:
@@ -94,6 +96,7 @@ def run_ingest_bench(database_url: str, copy_events: int, insert_events: int, se
         higher_is_better=True,
         baseline_name="row-by-row INSERT",
         details={
+            "scratch_database": scratch_name,
             "copy_events": copy_events,
             "insert_events": insert_events,
             "copy_seconds": round(copy_seconds, 3),
