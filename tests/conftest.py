@@ -11,7 +11,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -127,3 +129,27 @@ def datasets_dir(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"dataset {name} not present under {DATASETS}")
     return path
+
+
+@contextmanager
+def feature_world(
+    server_urls,
+    template: str,
+    statements: Sequence[str],
+    until: datetime,
+    view: str,  # type: ignore[no-untyped-def]
+) -> Iterator[sa.Engine]:
+    """A scratch database holding hand-written rows, with feature `view` built up to `until`."""
+    from foryou.db import make_engine
+    from pipelines.features.build import build
+
+    with scratch_database(server_urls.database_url, "foryou_t", template=template) as url:
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                for statement in statements:
+                    conn.execute(sa.text(statement))
+            build(engine, until, views=[view], now=until)
+            yield engine
+        finally:
+            engine.dispose()

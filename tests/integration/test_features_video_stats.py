@@ -24,10 +24,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from foryou.db import make_engine
-from foryou.scratch import scratch_database
-from pipelines.features.build import build
 from pipelines.features.definitions import PRIORS, STRENGTH
+from tests.conftest import feature_world
 
 pytestmark = pytest.mark.integration
 
@@ -57,16 +55,8 @@ WORLD = [
 
 @pytest.fixture(scope="module")
 def world(server_urls, template_database: str) -> Iterator[sa.Engine]:  # type: ignore[no-untyped-def]
-    with scratch_database(server_urls.database_url, "foryou_t", template=template_database) as url:
-        engine = make_engine(url)
-        try:
-            with engine.begin() as conn:
-                for statement in WORLD:
-                    conn.execute(sa.text(statement))
-            build(engine, UNTIL, views=["video_stats"], now=UNTIL)
-            yield engine
-        finally:
-            engine.dispose()
+    with feature_world(server_urls, template_database, WORLD, UNTIL, "video_stats") as engine:
+        yield engine
 
 
 def rows(engine: sa.Engine, video_id: int, columns: str) -> list[tuple]:

@@ -13,9 +13,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from foryou.db import make_engine
-from foryou.scratch import scratch_database
-from pipelines.features.build import build
+from tests.conftest import feature_world
 
 pytestmark = pytest.mark.integration
 
@@ -39,16 +37,8 @@ WORLD = [
 
 @pytest.fixture(scope="module")
 def world(server_urls, template_database: str) -> Iterator[sa.Engine]:  # type: ignore[no-untyped-def]
-    with scratch_database(server_urls.database_url, "foryou_t", template=template_database) as url:
-        engine = make_engine(url)
-        try:
-            with engine.begin() as conn:
-                for statement in WORLD:
-                    conn.execute(sa.text(statement))
-            build(engine, UNTIL, views=["video_velocity"], now=UNTIL)
-            yield engine
-        finally:
-            engine.dispose()
+    with feature_world(server_urls, template_database, WORLD, UNTIL, "video_velocity") as engine:
+        yield engine
 
 
 def test_every_row_worked_out_by_hand(world: sa.Engine) -> None:
