@@ -31,6 +31,7 @@ def _register() -> None:
     from foryou.cli import (
         bench_cmd,
         bench_feature_cmds,
+        dataset_cmd,
         db_cmd,
         demo_cmd,
         feature_repo_cmd,
@@ -49,6 +50,7 @@ def _register() -> None:
     validate_cmd.register(app)
     feature_repo_cmd.register(features_cmd.app)
     app.add_typer(features_cmd.app, name="features")
+    app.add_typer(dataset_cmd.app, name="dataset")
     materialize_cmd.register(app)
     bench_feature_cmds.register(bench_cmd.app)
     app.add_typer(bench_cmd.app, name="bench")
