@@ -27,6 +27,12 @@ from pipelines.datasets import labels
 
 TASKS: dict[str, str] = {"ranking": "reranker", "retrieval": "two_tower_user"}
 FEATURE_VIEWS = ("user_stats", "creator_stats", "video_stats", "video_velocity")
+# A total order of each task's rows (the file's order, and which rows --limit keeps).
+ROW_ORDER: dict[str, tuple[str, ...]] = {
+    "ranking": ("event_timestamp", "user_id", "video_id", "impression_id"),
+    "retrieval": ("event_timestamp", "user_id", "video_id", "request_id"),
+}
+JOINS = ("sql", "feast")
 
 
 class DatasetError(ForyouError):
@@ -156,6 +162,7 @@ def _split_service(store, service):  # type: ignore[no-untyped-def]
 
 def _apply_odfvs(frame, odfvs):  # type: ignore[no-untyped-def]
     """Add `<odfv>__<feature>` columns computed by each on-demand view's function from the joined frame."""
+    frame = frame.copy()  # one block per dtype, so adding columns below does not fragment it
     for odfv in odfvs:
         inputs: dict[str, list] = {}
         for projection in odfv.source_feature_view_projections.values():
@@ -224,15 +231,15 @@ def build_dataset(
     since: datetime | None = None,
     horizon_s: int = labels.DEFAULT_HORIZON_S,
     limit: int | None = None,
-    filter_by_created_timestamp: bool = False,
-    engine_kind: str = "feast",
+    filter_by_created_timestamp: bool = True,
+    engine_kind: str = "sql",
     progress: Callable[[str], None] | None = None,
 ) -> DatasetBuild:
     """Build one training set and write it to `out` (Parquet, written to a temporary name then renamed)."""
     say = progress or (lambda _msg: None)
     validate(task, until, since, out, horizon_s=horizon_s)
-    if engine_kind not in ("feast", "sql"):
-        raise ConfigError(f"Unknown join engine {engine_kind!r}; choose feast or sql.")
+    if engine_kind not in JOINS:
+        raise ConfigError(f"Unknown join {engine_kind!r}; choose one of: {', '.join(JOINS)}.")
     out = out.expanduser().absolute()
     service_name = TASKS[task]
     sql = (
@@ -241,7 +248,7 @@ def build_dataset(
         else labels.retrieval_sql(with_since=since is not None)
     )
     if limit is not None:
-        sql = f"SELECT * FROM ({sql}) AS q ORDER BY event_timestamp, user_id, video_id LIMIT {int(limit)}"
+        sql = f"SELECT * FROM ({sql}) AS q ORDER BY {', '.join(ROW_ORDER[task])} LIMIT {int(limit)}"
     params = {"until": until, "since": since, "horizon_s": horizon_s}
     table = f"foryou_dataset_{uuid.uuid4().hex[:12]}"
     seconds: dict[str, float] = {}
@@ -307,9 +314,7 @@ def build_dataset(
     import pandas as pd
 
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)  # Feast returns naive UTC
-    frame = frame.sort_values(["event_timestamp", "user_id", "video_id"], kind="stable").reset_index(
-        drop=True
-    )
+    frame = frame.sort_values(list(ROW_ORDER[task]), kind="stable").reset_index(drop=True)
     # Feast's python-mode ODFV may add the unprefixed spelling as well; keep only full names.
     frame = frame.drop(
         columns=[c for c in ("video_age_hours", "hour_of_day", "is_weekend") if c in frame.columns]

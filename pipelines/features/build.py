@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -204,12 +204,26 @@ def _build_view(
     return ViewBuild(view.name, start, end, rows, written, seconds)
 
 
+def available_at_sql(column: str, grain: timedelta) -> str:
+    """SQL for a row's `created`: the end of the grain-aligned build window that holds `column`.
+
+    A build up to T writes rows with event_timestamp in (previous T, T], T a multiple of the grain, and the
+    cron cadence runs it once T has passed: a row stamped e is available from ceil(e / grain) * grain, not
+    before. That time, not the wall-clock time the row happened to be written, is what `created` records, so
+    `get_historical_features(filter_by_created_timestamp=True)` shows a training row the features serving had
+    at that moment (last closed window), and a backfill or rebuild writes the same values an on-time build
+    would have written (byte-identical tables).
+    """
+    seconds = int(grain.total_seconds())
+    return f"to_timestamp(ceil(extract(epoch FROM {column}) / {seconds}) * {seconds})"
+
+
 def _insert(conn: Connection, view: FeatureView, window: BuildWindow, staging: str) -> int:
     """Insert the staged rows; rows already in the table (same key) are kept as they are.
 
     Normally the table holds nothing after the watermark, and a plain INSERT cannot conflict (it is about
     twice as fast as ON CONFLICT, which checks every key first); after a watermark was reset by hand the
-    window may hold rows, and ON CONFLICT DO NOTHING keeps them.
+    window may hold rows, and ON CONFLICT DO NOTHING keeps them. `created`: see `available_at_sql`.
     """
     after = " AND event_timestamp > :start" if window.start is not None else ""
     occupied = conn.execute(
@@ -220,8 +234,8 @@ def _insert(conn: Connection, view: FeatureView, window: BuildWindow, staging: s
     result = conn.execute(
         sa.text(
             f"INSERT INTO {view.table} ({view.entity}, event_timestamp, created, {columns}) "
-            f"SELECT {view.entity}, event_timestamp, now(), {columns} FROM {staging}"
-            + (" ON CONFLICT DO NOTHING" if occupied else "")
+            f"SELECT {view.entity}, event_timestamp, {available_at_sql('event_timestamp', view.grain)}, "
+            f"{columns} FROM {staging}" + (" ON CONFLICT DO NOTHING" if occupied else "")
         )
     )
     return int(result.rowcount)

@@ -18,6 +18,7 @@ from foryou.stores import StoreUrls, ensure_stores
 from pipelines.datasets.build import DatasetError, build_dataset
 from pipelines.datasets.labels import RANKING_LABELS, RETRIEVAL_LABELS
 from pipelines.features.build import build
+from tests.conftest import run_cli
 from worldsim import WorldConfig, simulate_into_database
 
 pytestmark = pytest.mark.integration
@@ -116,7 +117,8 @@ def test_features_are_point_in_time_and_ignore_later_events(
     world: tuple[Settings, StoreUrls], engine: sa.Engine, tmp_path: Path
 ) -> None:
     before = _ranking(world, engine, tmp_path / "before.parquet")
-    before_sql = _ranking(world, engine, tmp_path / "before_sql.parquet", engine_kind="sql")
+    # Feast's own join costs seconds per hundred rows on Postgres: it gets the first rows by time.
+    before_feast = _ranking(world, engine, tmp_path / "before_feast.parquet", engine_kind="feast", limit=300)
     ts = pd.to_datetime(before["event_timestamp"], utc=True)
     before["ts"] = ts
     last_user = before.groupby("user_id")["ts"].max()
@@ -191,8 +193,8 @@ def test_features_are_point_in_time_and_ignore_later_events(
     assert moved >= 5
 
     after = _ranking(world, engine, tmp_path / "after.parquet")
-    after_sql = _ranking(world, engine, tmp_path / "after_sql.parquet", engine_kind="sql")
-    for old, new in ((before, after), (before_sql, after_sql)):
+    after_feast = _ranking(world, engine, tmp_path / "after_feast.parquet", engine_kind="feast", limit=300)
+    for old, new in ((before, after), (before_feast, after_feast)):
         assert old["impression_id"].tolist() == new["impression_id"].tolist()
         columns = _feature_columns(old)
         assert len(columns) > 90 and columns == _feature_columns(new)
@@ -208,9 +210,10 @@ def test_features_are_point_in_time_and_ignore_later_events(
         assert (changed_labels == 1).all()
 
 
-def test_user_features_equal_latest_row_at_or_before_the_row_time(
+def test_user_features_equal_latest_available_row_at_the_row_time(
     world: tuple[Settings, StoreUrls], engine: sa.Engine, tmp_path: Path
 ) -> None:
+    """filter_by_created_timestamp (the default): the latest row whose build window had closed by then."""
     frame = _ranking(world, engine, tmp_path / "r.parquet")
     sample = frame.sample(min(200, len(frame)), random_state=2)
     user_cols = [c for c in frame.columns if c.startswith("user_stats__")]
@@ -221,6 +224,7 @@ def test_user_features_equal_latest_row_at_or_before_the_row_time(
                 conn.execute(
                     sa.text(
                         "SELECT * FROM features.user_stats WHERE user_id = :u AND event_timestamp <= :t "
+                        "AND created <= :t "
                         # the view's TTL (90 days): an older row (a dormant user's signup row) is not used
                         "AND event_timestamp >= CAST(:t AS timestamptz) - interval '90 days' "
                         "ORDER BY event_timestamp DESC, created DESC LIMIT 1"
@@ -235,28 +239,58 @@ def test_user_features_equal_latest_row_at_or_before_the_row_time(
                 assert _same(row[col], expected), (row["user_id"], row["event_timestamp"], col)
     # not vacuous: most rows have user features (the rest: dormant users whose only row is past the TTL)
     assert frame["user_stats__views_28d"].notna().mean() > 0.5
-    # The index-driven SQL join returns exactly Feast's values, for every view and the on-demand view.
-    by_sql = _ranking(world, engine, tmp_path / "sql.parquet", engine_kind="sql")
-    assert by_sql.columns.tolist() == frame.columns.tolist()
-    assert by_sql["impression_id"].tolist() == frame["impression_id"].tolist()
-    for col in _feature_columns(frame):
-        assert np.allclose(
-            by_sql[col].astype(float), frame[col].astype(float), equal_nan=True, rtol=1e-12, atol=0
-        ), col
 
 
-@pytest.mark.parametrize("join", ["feast", "sql"])
-def test_filter_by_created_timestamp_hides_backfilled_feature_rows(
-    world: tuple[Settings, StoreUrls], engine: sa.Engine, tmp_path: Path, join: str
+def test_created_is_the_end_of_the_build_window(engine: sa.Engine, world: tuple[Settings, StoreUrls]) -> None:
+    with engine.connect() as conn:
+        for table in FEATURE_TABLES:
+            wrong = conn.execute(
+                sa.text(
+                    f"SELECT count(*) FROM features.{table} WHERE created < event_timestamp "
+                    "OR created >= event_timestamp + interval '5 minutes' "
+                    "OR extract(epoch FROM created)::bigint % 300 <> 0"
+                )
+            ).scalar_one()
+            assert wrong == 0, table
+
+
+@pytest.mark.parametrize("filter_created", [True, False])
+def test_feast_join_equals_the_sql_join(
+    world: tuple[Settings, StoreUrls], engine: sa.Engine, tmp_path: Path, filter_created: bool
 ) -> None:
-    """Feast 0.67's Postgres store honours the flag: every row here was built (created) after its time."""
-    plain = _ranking(world, engine, tmp_path / "p.parquet", limit=300, engine_kind=join)
-    frame = _ranking(
-        world, engine, tmp_path / "r.parquet", filter_by_created_timestamp=True, limit=300, engine_kind=join
-    )
-    stored = [c for c in _feature_columns(frame) if not c.startswith("request_time__")]
-    assert plain[stored].notna().any().any()
-    assert frame[stored].isna().all().all()
+    """Cell for cell, every view and the on-demand view, with and without filter_by_created_timestamp.
+
+    An hour of user_stats rows is marked as written a day late (a late correction): with the flag those
+    rows are invisible to the training rows of that hour, which see the last earlier row instead.
+    """
+    with engine.begin() as conn:
+        late = conn.execute(
+            sa.text(
+                "UPDATE features.user_stats SET created = created + interval '1 day' "
+                "WHERE event_timestamp > :s AND event_timestamp <= :s + interval '1 hour'"
+            ),
+            {"s": SINCE},
+        ).rowcount
+    assert late > 0
+    kw = dict(limit=300, filter_by_created_timestamp=filter_created)
+    by_feast = _ranking(world, engine, tmp_path / "feast.parquet", engine_kind="feast", **kw)
+    by_sql = _ranking(world, engine, tmp_path / "sql.parquet", engine_kind="sql", **kw)
+    assert by_sql.columns.tolist() == by_feast.columns.tolist()
+    assert by_sql["impression_id"].tolist() == by_feast["impression_id"].tolist()
+    columns = _feature_columns(by_feast)
+    assert len(columns) > 90 and by_feast[columns].notna().mean().mean() > 0.5
+    for col in columns:
+        assert np.allclose(
+            by_sql[col].astype(float), by_feast[col].astype(float), equal_nan=True, rtol=1e-12, atol=0
+        ), col
+    if filter_created:  # the flag matters: the late rows are hidden, the other views are untouched
+        plain = _ranking(
+            world, engine, tmp_path / "plain.parquet", limit=300, filter_by_created_timestamp=False
+        )
+        others = [c for c in columns if not c.startswith("user_stats__")]
+        assert np.allclose(plain[others].astype(float), by_sql[others].astype(float), equal_nan=True)
+        user = [c for c in columns if c.startswith("user_stats__")]
+        assert (~np.isclose(plain[user].astype(float), by_sql[user].astype(float), equal_nan=True)).any()
 
 
 def test_retrieval_rows_are_engagements_with_user_features(
@@ -305,3 +339,16 @@ def test_bad_inputs_are_refused_with_the_fix(
             out=tmp_path / "x.parquet",
         )
     assert not (tmp_path / "x.parquet").exists()
+
+
+def test_cli_builds_a_set_and_refuses_bad_arguments(
+    world: tuple[Settings, StoreUrls], cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "retrieval.parquet"
+    args = ["dataset", "build", "--task", "retrieval", "--since", SINCE.isoformat(), "--until"]
+    done = run_cli([*args, UNTIL.isoformat(), "--out", str(out)], cli_env, check=True)
+    assert "retrieval:" in done.stdout and out.exists() and len(pd.read_parquet(out)) > 0
+    bad = run_cli([*args, "yesterday", "--out", str(tmp_path / "x.parquet")], cli_env)
+    assert bad.returncode == 2 and "'yesterday' is not an ISO 8601 time" in bad.stderr
+    bad = run_cli([*args, UNTIL.isoformat(), "--out", str(tmp_path), "--join", "spark"], cli_env)
+    assert bad.returncode == 2 and "is a directory" in bad.stderr
