@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     )
     home: Path = Field(default=Path(".foryou"), description="Data folder for embedded stores and artifacts.")
 
+    @property
+    def artifacts_dir(self) -> Path:
+        """Model versions (foryou/artifacts.py) and indexes live here."""
+        return self.home / "artifacts"
+
     @field_validator("database_url")
     @classmethod
     def _postgres_scheme(cls, value: str | None) -> str | None:
