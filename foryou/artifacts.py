@@ -33,7 +33,7 @@ from foryou.errors import ForyouError
 
 MANIFEST = "manifest.json"
 CURRENT = "current"
-MODELS = ("two-tower", "session", "first-stage", "reranker")
+MODELS = ("two-tower", "session", "first-stage", "reranker", "index")
 PACKAGES = (
     "foryou",
     "feast",
@@ -251,6 +251,11 @@ class ArtifactStore:
             reason = "forced"
         self._point_current(m.model, m.version)
         return Promotion(True, reason)
+
+    def set_current(self, model: str, version: str) -> None:
+        """Point `current` at a verified version (an index build, or a manual rollback)."""
+        self.load(model, version)
+        self._point_current(model, version)
 
     def _point_current(self, model: str, version: str) -> None:
         folder = self.root / model

@@ -40,6 +40,7 @@ def _register() -> None:
         materialize_cmd,
         simulate_cmd,
         stores_cmd,
+        train_cmd,
         validate_cmd,
     )
 
@@ -52,6 +53,7 @@ def _register() -> None:
     app.add_typer(features_cmd.app, name="features")
     app.add_typer(dataset_cmd.app, name="dataset")
     materialize_cmd.register(app)
+    train_cmd.register(app)
     bench_feature_cmds.register(bench_cmd.app)
     app.add_typer(bench_cmd.app, name="bench")
     demo_cmd.register(app)

@@ -106,5 +106,5 @@ def test_promotion_only_when_not_worse_on_the_same_holdout(tmp_path: Path) -> No
 
 
 def test_unknown_model_names_the_choices(tmp_path: Path) -> None:
-    with pytest.raises(ArtifactError, match="models are: two-tower, session, first-stage, reranker"):
+    with pytest.raises(ArtifactError, match="models are: two-tower, session, first-stage, reranker, index"):
         ArtifactStore(tmp_path).versions("ranker")
