@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from foryou.db import connect
-from foryou.errors import ForyouError
+from foryou.errors import ForyouError, StoreUnavailableError
 from pipelines.features.checks import check_batch
 from pipelines.features.creator_stats import VIEW as CREATOR_STATS
 from pipelines.features.spec import BuildWindow, FeatureView
@@ -161,6 +161,20 @@ def build(
 
 
 def _build_view(
+    engine: Engine, view: FeatureView, end: datetime, gate: Gate | None, progress: Progress | None
+) -> ViewBuild:
+    try:
+        return _build_view_in_transaction(engine, view, end, gate, progress)
+    except sa.exc.OperationalError as exc:  # the server went away or the connection broke mid-run
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreUnavailableError(
+            f"Lost Postgres while building {view.name} ({type(exc.orig).__name__}: {reason}). "
+            "Its transaction was rolled back: nothing of this batch was written, its watermark did not move. "
+            "Re-run `foryou features build` once Postgres is back; it resumes from the watermark."
+        ) from exc
+
+
+def _build_view_in_transaction(
     engine: Engine, view: FeatureView, end: datetime, gate: Gate | None, progress: Progress | None
 ) -> ViewBuild:
     say = progress or (lambda _view, _message: None)

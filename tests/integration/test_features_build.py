@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from foryou import migrate
 from foryou.cli.features_cmd import app as features_app
 from foryou.db import make_engine
+from foryou.errors import StoreUnavailableError
 from pipelines.features.benchmark import generate_world
 from pipelines.features.build import VIEWS, FeatureBatch, FeatureBuildError, build, built_until
 from pipelines.features.checks import FeatureBatchError, check_batch
@@ -110,6 +111,29 @@ def test_a_failing_gate_commits_nothing_of_its_view(engine: sa.Engine) -> None:
     assert built_until(engine, "video_stats") is None
     written = build(engine, end, now=end)  # without the failure it goes through, from the same watermark
     assert {r.view: r.rows_written for r in written}["video_stats"] == seen["video_stats"]
+
+
+def test_postgres_lost_mid_build_writes_nothing_and_a_rerun_converges(engine: sa.Engine) -> None:
+    """The build's server connection is killed while its batch is staged (Postgres going away mid-run)."""
+    end = fill(engine, events=1_000, days=1)
+    build(engine, end, now=end)
+    clean = checksums(engine)
+    reset(engine)
+
+    def kill_own_backend(conn: sa.Connection, batch: FeatureBatch) -> None:
+        if batch.view == "creator_stats":
+            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            with engine.connect() as other:
+                other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    with pytest.raises(StoreUnavailableError, match=r"Lost Postgres while building creator_stats .*nothing"):
+        build(engine, end, gate=kill_own_backend, now=end)
+    assert built_until(engine, "creator_stats") is None
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM features.creator_stats")).scalar_one() == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM features.user_stats")).scalar_one() > 0
+    build(engine, end, now=end)  # the re-run resumes from each view's watermark
+    assert checksums(engine) == clean  # byte-identical, `created` included
 
 
 def test_concurrent_views_fail_alone(engine: sa.Engine) -> None:
