@@ -31,12 +31,16 @@ def _register() -> None:
     from foryou.cli import (
         bench_cmd,
         bench_feature_cmds,
+        bench_index_cmd,
         dataset_cmd,
         db_cmd,
         demo_cmd,
+        evaluate_cmd,
         feature_repo_cmd,
         features_cmd,
+        index_cmd,
         ingest_cmd,
+        jobs_cmd,
         materialize_cmd,
         simulate_cmd,
         stores_cmd,
@@ -54,8 +58,12 @@ def _register() -> None:
     app.add_typer(dataset_cmd.app, name="dataset")
     materialize_cmd.register(app)
     train_cmd.register(app)
+    app.add_typer(index_cmd.app, name="index")
+    evaluate_cmd.register(app)
     bench_feature_cmds.register(bench_cmd.app)
+    bench_index_cmd.register(bench_cmd.app)
     app.add_typer(bench_cmd.app, name="bench")
+    app.add_typer(jobs_cmd.app, name="jobs")
     demo_cmd.register(app)
 
 

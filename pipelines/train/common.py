@@ -31,7 +31,11 @@ from foryou.runtime import Runtime
 from pipelines.train.data import TrainingSets
 
 # CLI name → module (pipelines.train.<module>), in `train all` order.
-TRAINERS: dict[str, str] = {}
+TRAINERS: dict[str, str] = {
+    "two-tower": "two_tower",
+    "reranker": "reranker",
+    "first-stage": "first_stage",
+}
 
 Progress = Callable[..., Any]  # a rich Progress-like object or None; see `progress_iter`
 

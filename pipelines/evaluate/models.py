@@ -1,0 +1,111 @@
+"""The trained models as evaluation sources and stages, loaded through serving's own loaders.
+
+Each model is loaded as serving would load it (`current`, every file re-hashed, the feature list checked
+against the registered FeatureService). A model that has not been trained yet is left out with a note.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from foryou.artifacts import ArtifactStore
+from foryou.runtime import Runtime
+from pipelines.evaluate import ranking as rk
+from pipelines.evaluate import sources as src
+from pipelines.evaluate.retrieval import Corpus, Queries, Source
+
+
+def _store(runtime: Runtime) -> ArtifactStore:
+    return ArtifactStore(runtime.settings.artifacts_dir)
+
+
+def _current(store: ArtifactStore, model: str, notes: list[str]) -> bool:
+    if store.current_version(model) is None:
+        notes.append(f"{model}: no current version (run `foryou train {model}`)")
+        return False
+    return True
+
+
+def corpus_video_vectors(runtime: Runtime, model, corpus: Corpus) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The video tower's vectors of every corpus video, in corpus row order."""
+    from serving.two_tower import read_videos
+
+    videos = read_videos(runtime.engine)
+    vectors = model.embed_videos(videos)
+    order = corpus.rows(videos["video_id"].to_numpy(dtype=np.int64))
+    aligned = np.zeros((len(corpus), vectors.shape[1]), dtype=np.float32)
+    aligned[order] = vectors
+    return aligned
+
+
+def model_sources(runtime: Runtime, queries: Queries, corpus: Corpus, notes: list[str]) -> dict[str, Source]:
+    """`two-tower` (and `session` when trained): exact dot product over the video tower's vectors."""
+    store = _store(runtime)
+    out: dict[str, Source] = {}
+    if not _current(store, "two-tower", notes):
+        return out
+    from pipelines.train.ranking_features import service_features
+    from serving.two_tower import FEATURE_SERVICE, TwoTowerModel
+
+    model = TwoTowerModel.load(store, expected_features=service_features(runtime, FEATURE_SERVICE))
+    videos = corpus_video_vectors(runtime, model, corpus)
+    users = model.embed_users(
+        queries.user_id, queries.features[list(model.features)].to_numpy(dtype=np.float32, na_value=np.nan)
+    )
+    out["two-tower"] = src.scored(users, videos)
+    return out
+
+
+def ranking_stages(runtime: Runtime, holdout: pd.DataFrame, notes: list[str]) -> dict[str, object]:
+    """Scores of `first stage` and `re-ranker` on the holdout rows, and the re-ranker's per-head table."""
+    store = _store(runtime)
+    out: dict[str, object] = {}
+    from pipelines.train.ranking_features import service_features
+
+    if _current(store, "reranker", notes):
+        from serving.rankers import RerankerScorer, utility
+
+        scorer = RerankerScorer.load(store, expected_features=service_features(runtime, "reranker"))
+        x = holdout[scorer.features].to_numpy(dtype=np.float32, na_value=np.nan)
+        heads = {}
+        for start in range(0, len(x), 8192):
+            for name, values in scorer.heads(x[start : start + 8192]).items():
+                heads.setdefault(name, []).append(values)
+        heads = {name: np.concatenate(parts) for name, parts in heads.items()}
+        out["re-ranker"] = utility(heads, scorer.weights)
+        out["__heads__"] = head_table(holdout, heads)
+    if _current(store, "first-stage", notes):
+        from serving.rankers import FirstStageScorer
+
+        first = FirstStageScorer.load(store, expected_features=service_features(runtime, "first_stage"))
+        x = holdout.reindex(columns=first.features).to_numpy(dtype=np.float32, na_value=np.nan)
+        out["first stage"] = first.score(x)
+    return out
+
+
+def head_table(holdout: pd.DataFrame, heads: dict[str, np.ndarray]) -> pd.DataFrame:
+    """AUC and calibration of every binary head; MAE of the watch-time head."""
+    rows, curves = {}, {}
+    for head, predicted in heads.items():
+        labels = holdout[head].to_numpy(dtype=np.float64)
+        if head == "watch_time_s":
+            rows[head] = {
+                "auc": np.nan,
+                "ece": np.nan,
+                "calibration_ratio": predicted.mean() / labels.mean(),
+                "positive_rate": np.nan,
+                "mae_s": float(np.abs(predicted - labels).mean()),
+            }
+            continue
+        cal = rk.calibration(labels, predicted)
+        rows[head] = {
+            "auc": rk.auc(labels, predicted),
+            **cal,
+            "positive_rate": labels.mean(),
+            "mae_s": np.nan,
+        }
+        curves[head] = rk.reliability(labels, predicted)
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs["__curves__"] = curves
+    return table

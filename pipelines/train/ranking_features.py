@@ -1,0 +1,222 @@
+"""What the re-ranker and the first stage share: feature lists, matrices, metrics, candidate slates.
+
+Metrics are measured on holdout rows (impressions). A request holds ~8 impressions, so NDCG@20 per request
+is NDCG over the whole request; requests without any engagement are skipped (their ideal DCG is 0).
+The gain of an impression is its *realised utility*: the value model applied to its labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from foryou.errors import ConfigError
+from foryou.runtime import Runtime
+from foryou.value_model import HEADS, ValueModel
+from pipelines.datasets.build import DatasetError
+
+# Columns of a candidate that come from the user / the request, not from the video: in a slate every
+# candidate shares the request's values (see `candidate_slates`).
+USER_SIDE_PREFIXES = ("user_stats__", "request_time__hour_of_day", "request_time__is_weekend")
+TWO_TOWER_SCORE = "retrieval__two_tower_score"
+
+
+def service_features(runtime: Runtime, service: str) -> list[str]:
+    """Full names `<view>__<feature>` of a registered FeatureService, in the service's order."""
+    from foryou import feast_repo
+
+    store = feast_repo.feature_store(runtime.settings, runtime.stores)
+    try:
+        fs = store.get_feature_service(service)
+    except Exception as exc:  # Feast raises its own FeatureServiceNotFoundException
+        raise ConfigError(
+            f"FeatureService {service!r} is not in the Feast registry ({exc}); run `foryou features apply`."
+        ) from exc
+    return [f"{p.name_to_use()}__{f.name}" for p in fs.feature_view_projections for f in p.features]
+
+
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """Fail with the missing columns named when a training frame lacks what a model needs."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DatasetError(
+            f"The {what} training set lacks {len(missing)} column(s) the model needs: {missing[:8]}"
+            f"{' …' if len(missing) > 8 else ''}. The FeatureService and the cached set disagree: run "
+            "`foryou features apply`, then retrain (the set is rebuilt when the feature tables change)."
+        )
+
+
+def matrix(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
+    """float32 [rows, features] in the given order, NaN where a feature is missing."""
+    return frame[list(features)].to_numpy(dtype=np.float32, na_value=np.nan)
+
+
+def realised_utility(frame: pd.DataFrame, value_model: ValueModel) -> np.ndarray:
+    """The value model applied to the labels of each impression (the gain of NDCG)."""
+    return value_model.utility({h: frame[h].to_numpy(np.float64) for h in HEADS})
+
+
+def engaged(frame: pd.DataFrame) -> np.ndarray:
+    """1 when the impression got any positive engagement (long watch, like, share, save, comment, follow)."""
+    return (frame[["like", "long_watch", "share", "save", "comment", "follow"]].sum(axis=1) > 0).to_numpy(
+        np.float32
+    )
+
+
+def time_split(train: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Requests starting in the last `share` of the training rows' time span validate; the rest fit."""
+    cut = train["event_timestamp"].quantile(1 - share)
+    request_start = train.groupby("request_id")["event_timestamp"].transform("min")
+    late = (request_start > cut).to_numpy()
+    fit, valid = train[~late].reset_index(drop=True), train[late].reset_index(drop=True)
+    if fit.empty or valid.empty:
+        raise DatasetError(
+            f"The training window is too short to split off a validation slice ({len(fit)} fit / "
+            f"{len(valid)} validation rows); simulate or ingest more days, or move --until."
+        )
+    return fit, valid
+
+
+# metrics ---------------------------------------------------------------------------------------------------
+
+
+def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """ROC AUC, or None when the holdout has one class only (undefined, so not reported)."""
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.asarray(labels)
+    if labels.min() == labels.max():
+        return None
+    return float(roc_auc_score(labels, scores))
+
+
+def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
+    """ECE over equal-mass bins of the predicted probability (equal-width bins are empty for rare heads)."""
+    order = np.argsort(probs, kind="stable")
+    total = 0.0
+    for part in np.array_split(order, bins):
+        if len(part):
+            total += len(part) / len(probs) * abs(float(probs[part].mean()) - float(labels[part].mean()))
+    return total
+
+
+def calibration_ratio(labels: np.ndarray, probs: np.ndarray) -> float | None:
+    """Σ predicted / Σ observed (1 = calibrated on average); None without positives."""
+    observed = float(np.sum(labels))
+    return float(np.sum(probs)) / observed if observed > 0 else None
+
+
+def ndcg_at_k(groups: np.ndarray, scores: np.ndarray, gains: np.ndarray, k: int = 20) -> float | None:
+    """Mean NDCG@k over groups with a positive ideal DCG; ties in score keep row order (deterministic)."""
+    codes = pd.factorize(np.asarray(groups))[0]
+    gains = np.asarray(gains, dtype=np.float64)
+    idx = np.arange(len(codes))
+
+    def dcg(key: np.ndarray) -> np.ndarray:
+        order = np.lexsort((idx, -np.asarray(key, dtype=np.float64), codes))
+        sorted_codes = codes[order]
+        rank = pd.Series(sorted_codes).groupby(sorted_codes).cumcount().to_numpy()
+        discount = np.where(rank < k, 1.0 / np.log2(rank + 2.0), 0.0)
+        return np.bincount(sorted_codes, weights=gains[order] * discount, minlength=codes.max() + 1)
+
+    if not len(codes):
+        return None
+    ideal = dcg(gains)
+    valid = ideal > 0
+    if not valid.any():
+        return None
+    return float(np.mean(dcg(scores)[valid] / ideal[valid]))
+
+
+def put(metrics: dict[str, float], name: str, value: float | None) -> None:
+    """Record a metric when it is defined (a manifest holds finite numbers only)."""
+    if value is not None and np.isfinite(value):
+        metrics[name] = round(float(value), 6)
+
+
+# candidate slates ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slates:
+    """`frame` holds `n_candidates` rows per sampled request; `slate` numbers the request of each row."""
+
+    frame: pd.DataFrame
+    slate: np.ndarray
+    n_candidates: int
+
+
+def candidate_slates(
+    holdout: pd.DataFrame, *, n_requests: int, n_candidates: int, seed: int, features: Sequence[str]
+) -> Slates:
+    """Serving-like candidate sets built from holdout impressions, for measuring first-stage recall.
+
+    A request's real impressions are only ~8, so a slate is: the request's user and request-time features
+    (from its first impression) combined with the video-side features of the `n_candidates` distinct videos
+    impressed closest in time to the request (their features as of those impressions, minutes apart).
+    """
+    if holdout.empty:
+        raise DatasetError("Cannot build candidate slates from an empty holdout.")
+    rows = holdout.sort_values("event_timestamp", kind="stable").reset_index(drop=True)
+    requests = rows.drop_duplicates("request_id")
+    rng = np.random.default_rng(seed)
+    picked = requests.iloc[np.sort(rng.choice(len(requests), min(n_requests, len(requests)), replace=False))]
+    user_cols = [c for c in features if c.startswith(USER_SIDE_PREFIXES)]
+    item_cols = [c for c in features if c not in user_cols]
+    times = rows["event_timestamp"].astype("int64").to_numpy()
+    videos = rows["video_id"].to_numpy()
+    n = min(n_candidates, rows["video_id"].nunique())
+    parts, slate_ids = [], []
+    for number, (pos, request) in enumerate(picked.iterrows()):
+        # Widen a window around the request until it holds n distinct videos; nearest impressions first.
+        width = n
+        while True:
+            lo, hi = max(0, pos - width), min(len(rows), pos + width + 1)
+            window = np.arange(lo, hi)
+            window = window[np.argsort(np.abs(times[window] - times[pos]), kind="stable")]
+            _, first = np.unique(videos[window], return_index=True)
+            if len(first) >= n or (lo == 0 and hi == len(rows)):
+                break
+            width *= 2
+        chosen = window[np.sort(first)[:n]]
+        part = rows.iloc[chosen][item_cols].reset_index(drop=True)
+        for c in user_cols:
+            part[c] = request[c]
+        parts.append(part)
+        slate_ids.append(np.full(len(part), number))
+    frame = pd.concat(parts, ignore_index=True)[list(features)]
+    return Slates(frame, np.concatenate(slate_ids), n)
+
+
+def agreement(slate: np.ndarray, teacher: np.ndarray, student: np.ndarray, k: int, m: int) -> float:
+    """Mean over slates of |teacher's top k ∩ student's top m| / k (ties: row order)."""
+    shares = []
+    for s in np.unique(slate):
+        rows = np.flatnonzero(slate == s)
+        top_t = rows[np.argsort(-teacher[rows], kind="stable")[:k]]
+        top_s = rows[np.argsort(-student[rows], kind="stable")[:m]]
+        shares.append(len(np.intersect1d(top_t, top_s)) / len(top_t))
+    return float(np.mean(shares))
+
+
+# progress --------------------------------------------------------------------------------------------------
+
+
+def progress_task(progress: Any, description: str, total: int) -> Callable[[int], None]:
+    """A callable advancing a rich Progress task (a no-op without a progress object)."""
+    if progress is None:
+
+        def skip(n: int = 1) -> None:
+            return None
+
+        return skip
+    task = progress.add_task(description, total=total)
+
+    def advance(n: int = 1) -> None:
+        progress.update(task, advance=n)
+
+    return advance

@@ -1,0 +1,141 @@
+"""What the two-tower trainer needs around the model: hard negatives, sampling probabilities, holdout recall.
+
+Recall follows `foryou evaluate`'s protocol (pipelines/evaluate/retrieval.py, docs/evaluation.md): one query
+per holdout user at their first holdout positive, targets = the videos they engaged in the holdout minus
+those already shown to them, and every list ranks the corpus as it stood at the query time (no later
+uploads, nothing already shown). So the trainer's figures and the evaluation's are the same measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.datasets.build import DatasetError
+from pipelines.evaluate.retrieval import Corpus, Queries, recall_at, top_k
+
+ENGAGEMENT = ("like", "long_watch", "share", "save", "comment", "follow")
+KS = (100, 300)
+
+
+def require_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
+    """Fail with the missing columns named when a training frame lacks what the model needs."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DatasetError(
+            f"The {what} set lacks {len(missing)} column(s) the two-tower model needs: {missing[:8]}"
+            f"{' …' if len(missing) > 8 else ''}; it has {list(frame.columns)[:10]}…. Rebuild it with "
+            "`foryou dataset build` after `foryou features apply` (the cache rebuilds when features change)."
+        )
+
+
+def progress_task(progress: Any, description: str, total: int) -> Callable[[int], None]:
+    """A callable advancing a rich Progress task (a no-op without a progress object)."""
+    if progress is None:
+        return _no_progress
+    task = progress.add_task(description, total=total)
+
+    def advance(n: int = 1) -> None:
+        progress.update(task, advance=n)
+
+    return advance
+
+
+def _no_progress(n: int = 1) -> None:
+    return None
+
+
+def shown_not_engaged(ranking_train: pd.DataFrame, max_position: int) -> pd.DataFrame:
+    """Impressions in the first `max_position` slots that got no engagement at all: user_id, video_id."""
+    require_columns(ranking_train, ["user_id", "video_id", "position", *ENGAGEMENT], "ranking")
+    engaged = ranking_train[list(ENGAGEMENT)].sum(axis=1) > 0
+    high = ranking_train["position"] < max_position
+    return ranking_train.loc[high & ~engaged, ["user_id", "video_id"]].reset_index(drop=True)
+
+
+def sample_hard_negatives(user_ids: np.ndarray, pool: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    """One video id per row: a random shown-not-engaged video of the same user (else of anyone)."""
+    if pool.empty:
+        raise DatasetError(
+            "No shown-but-not-engaged impressions in the training window to use as hard negatives; "
+            "train with params hard_negatives=False or widen the window."
+        )
+    ordered = pool.sort_values(["user_id", "video_id"], kind="stable")
+    users = ordered["user_id"].to_numpy(np.int64)
+    videos = ordered["video_id"].to_numpy(np.int64)
+    first = np.searchsorted(users, user_ids, side="left")
+    count = np.searchsorted(users, user_ids, side="right") - first
+    pick = first + np.floor(rng.random(len(user_ids)) * np.maximum(count, 1)).astype(np.int64)
+    fallback = rng.integers(0, len(videos), len(user_ids))
+    return np.where(count > 0, videos[np.minimum(pick, len(videos) - 1)], videos[fallback])
+
+
+def sampling_probability(stream: np.ndarray) -> dict[int, float]:
+    """Each id's share of the candidate stream (what in-batch sampling draws from): the log-Q correction."""
+    ids, counts = np.unique(stream, return_counts=True)
+    return dict(zip(ids.tolist(), (counts / counts.sum()).tolist(), strict=True))
+
+
+@dataclass(frozen=True)
+class HoldoutTargets:
+    """Per query, the target corpus rows overall, on cold videos (no training positive), on new uploads."""
+
+    all: list[np.ndarray]
+    cold: list[np.ndarray]
+    new_uploads: list[np.ndarray]
+
+
+def targets(
+    queries: Queries, corpus: Corpus, trained_rows: np.ndarray, holdout_start: datetime
+) -> HoldoutTargets:
+    cold_mask = np.ones(len(corpus), dtype=bool)
+    cold_mask[trained_rows] = False
+    new_mask = corpus.uploaded_s > holdout_start.timestamp()
+    return HoldoutTargets(
+        list(queries.targets),
+        [t[cold_mask[t]] for t in queries.targets],
+        [t[new_mask[t]] for t in queries.targets],
+    )
+
+
+def rank(queries: Queries, corpus: Corpus, score: Callable[[int], np.ndarray], k: int) -> list[np.ndarray]:
+    """Per query, the best k corpus rows by `score(i)` among those uploaded by then and not yet shown."""
+    return [top_k(score(i), corpus, queries.query_s[i], queries.seen[i], k) for i in range(len(queries))]
+
+
+def dot_product_ranker(user_vectors: np.ndarray, video_vectors: np.ndarray) -> Callable[[int], np.ndarray]:
+    """Exact inner-product scores over the whole corpus for query i."""
+    return lambda i: video_vectors @ user_vectors[i]
+
+
+def popularity_scores(train: pd.DataFrame, corpus: Corpus, since: datetime | None = None) -> np.ndarray:
+    """Training positives per corpus row (optionally only those after `since`)."""
+    rows = train if since is None else train[train["event_timestamp"] > pd.Timestamp(since)]
+    counts = np.zeros(len(corpus))
+    np.add.at(counts, corpus.rows(rows["video_id"].to_numpy(np.int64)), 1.0)
+    return counts
+
+
+def recall_table(ranked: dict[str, list[np.ndarray]], goal: HoldoutTargets) -> dict[str, float]:
+    """recall@K of each list on all targets, and @300 on cold-video and new-upload targets (where any)."""
+    metrics: dict[str, float] = {}
+    for name, lists in ranked.items():
+        prefix = "" if name == "model" else f"{name}_"
+        for k in KS:
+            metrics[f"{prefix}recall_at_{k}"] = recall_at(lists, goal.all, k)
+        for kind, per_query in (("cold", goal.cold), ("new_upload", goal.new_uploads)):
+            keep = [i for i, t in enumerate(per_query) if len(t)]
+            if keep:
+                metrics[f"{prefix}{kind}_recall_at_300"] = recall_at(
+                    [lists[i] for i in keep], [per_query[i] for i in keep], 300
+                )
+    return {k: round(float(v), 6) for k, v in metrics.items() if np.isfinite(v)}
+
+
+def last_day(holdout_start: datetime) -> datetime:
+    return holdout_start - timedelta(days=1)
