@@ -3,9 +3,12 @@
 Built once per process from the registry: the views of the service, their entity, the Redis hash field keys
 (murmur3 of `view:feature`, Feast's layout) and pre-packed RESP fragments. `read` sends ONE pipelined batch of
 HMGETs (the user key, each distinct video key with the fields of every video-keyed view, each distinct
-creator key), parses the replies with hiredis, decodes doubles with numpy (`np.frombuffer` over the joined
-9-byte ValueProtos; a generic ValueProto decode for anything else) and computes the python-mode
-`request_time` on-demand view vectorised with the formula of feature_repo/request_time.py.
+creator key) closed by an ECHO of a per-request token, takes the raw reply bytes up to that token and parses
+them with numpy (`parse_hmget_doubles`: the 9-byte ValueProto doubles are read straight out of the buffer,
+no Python object per cell, so no allocation churn and no GC pause inside a read). Anything that parse does
+not accept (an error reply, a value that is not a double) falls back to hiredis and a generic ValueProto
+decode. The python-mode `request_time` on-demand view is computed vectorised with the formula of
+feature_repo/request_time.py.
 
 Semantics follow stock `get_online_features`: missing entity / field / empty ValueProto → NaN (stock: None);
 no ttl filtering (stock online reads ignore a view's ttl).
@@ -13,14 +16,22 @@ no ttl filtering (stock online reads ignore a view's ttl).
 
 from __future__ import annotations
 
-import socket
+import os
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipelines.materialize.redis_codec import DOUBLE_LEN, DOUBLE_TAG, decode_value, redis_keys, resp_bulk
+from pipelines.materialize.redis_codec import (
+    DOUBLE_LEN,
+    DOUBLE_TAG,
+    decode_value,
+    entity_key_prefix,
+    parse_hmget_doubles,
+    resp_bulk,
+)
+from pipelines.materialize.resp_connection import RespConnection
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -46,12 +57,19 @@ class OnlineFeatures:
 
 @dataclass
 class _Group:
-    """All views keyed by one join key: one HMGET per entity with their fields concatenated."""
+    """All views keyed by one join key: one HMGET per entity with their fields concatenated.
+
+    A command is `head` + the entity id (8 bytes, little-endian) + `tail`, so commands for many ids are laid
+    out as one uint8 matrix; `src`/`dst` map the HMGET fields to the reader's output columns."""
 
     join_key: str
     columns: list[str]  # full names view__feature, in field order
-    fields_resp: bytes  # RESP bulk strings of the field keys
+    head: np.ndarray  # RESP up to the id inside the key (HMGET, key length, entity key prefix)
+    tail: np.ndarray  # project suffix of the key, the field keys, CRLF
     n_fields: int
+    src: np.ndarray  # field positions that are output columns …
+    dst: np.ndarray  # … and those columns
+    uploaded: int | None  # field position of video_stats.uploaded_at_epoch_s (request_time input), if here
 
 
 def _decode(raw: list[Any], n: int) -> np.ndarray:
@@ -81,68 +99,6 @@ def _decode(raw: list[Any], n: int) -> np.ndarray:
     for i in np.flatnonzero((lengths > 0) & ~nine).tolist():
         out[i] = decode_value(raw[i])
     return out
-
-
-class _Connection:
-    """One Redis connection sending pre-packed RESP and parsing replies with hiredis."""
-
-    def __init__(self, connection_string: str) -> None:
-        from feast.infra.online_stores.redis import RedisOnlineStore
-
-        nodes, kwargs = RedisOnlineStore._parse_connection_string(connection_string)
-        self.host, self.port = nodes[0]["host"], int(nodes[0]["port"])
-        self.db = int(kwargs.get("db", 0) or 0)
-        self.password = kwargs.get("password")
-        self.sock: socket.socket | None = None
-
-    def _connect(self) -> None:
-        import hiredis
-
-        sock = socket.create_connection((self.host, self.port))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock, self.reader = sock, hiredis.Reader()
-        setup = b""
-        n = 0
-        if self.password:
-            setup += b"*2\r\n$4\r\nAUTH\r\n" + resp_bulk(str(self.password).encode())
-            n += 1
-        if self.db:
-            setup += b"*2\r\n$6\r\nSELECT\r\n" + resp_bulk(str(self.db).encode())
-            n += 1
-        if n:
-            self._exchange(setup, n)
-
-    def _exchange(self, payload: bytes, n_replies: int) -> list[Any]:
-        assert self.sock is not None
-        self.sock.sendall(payload)
-        replies: list[Any] = []
-        reader = self.reader
-        while len(replies) < n_replies:
-            reply = reader.gets()
-            if reply is False:
-                chunk = self.sock.recv(1 << 20)
-                if not chunk:
-                    raise ConnectionError("Redis closed the connection")
-                reader.feed(chunk)
-                continue
-            if isinstance(reply, Exception):
-                raise reply
-            replies.append(reply)
-        return replies
-
-    def exchange(self, payload: bytes, n_replies: int) -> list[Any]:
-        if self.sock is None:
-            self._connect()
-        try:
-            return self._exchange(payload, n_replies)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
 
 
 class OnlineFeatureReader:
@@ -186,29 +142,68 @@ class OnlineFeatureReader:
             group_fields.setdefault("video_id", []).append(
                 (self._uploaded_col, _mmh3(f"{hashed}:uploaded_at_epoch_s"))
             )
-        self._groups = {
-            jk: _Group(
-                join_key=jk,
-                columns=[c for c, _ in fields],
-                fields_resp=b"".join(b"\r\n" + resp_bulk(k)[:-2] for _, k in fields),
-                n_fields=len(fields),
-            )
-            for jk, fields in group_fields.items()
-        }
         self._col_index = {n: j for j, n in enumerate(self.names)}
-        self._conn = _Connection(store.config.online_store.connection_string)
+        self._groups = {jk: self._group(jk, fields) for jk, fields in group_fields.items()}
+        self._conn = RespConnection.from_feast(store.config.online_store.connection_string)
+        self._token, self._requests = os.urandom(8), 0
+
+    def _group(self, join_key: str, fields: list[tuple[str, bytes]]) -> _Group:
+        columns = [c for c, _ in fields]
+        key_len = len(entity_key_prefix(join_key)) + 8 + len(self.project)
+        head = b"*%d\r\n$5\r\nHMGET\r\n$%d\r\n" % (2 + len(fields), key_len) + entity_key_prefix(join_key)
+        tail = self.project.encode() + b"".join(b"\r\n" + resp_bulk(k)[:-2] for _, k in fields) + b"\r\n"
+        src = [j for j, c in enumerate(columns) if c in self._col_index]
+        return _Group(
+            join_key=join_key,
+            columns=columns,
+            head=np.frombuffer(head, dtype=np.uint8),
+            tail=np.frombuffer(tail, dtype=np.uint8),
+            n_fields=len(fields),
+            src=np.array(src, dtype=np.intp),
+            dst=np.array([self._col_index[columns[j]] for j in src], dtype=np.intp),
+            uploaded=columns.index(self._uploaded_col) if self._uploaded_col in columns else None,
+        )
 
     def close(self) -> None:
         self._conn.close()
 
-    def _commands(self, group: _Group, ids: np.ndarray) -> bytes:
-        keys = redis_keys(group.join_key, self.project, ids)
-        m, key_len = keys.shape
-        head = np.frombuffer(b"*%d\r\n$5\r\nHMGET\r\n$%d\r\n" % (2 + group.n_fields, key_len), dtype=np.uint8)
-        tail = np.frombuffer(group.fields_resp + b"\r\n", dtype=np.uint8)
-        return np.hstack(
-            [np.broadcast_to(head, (m, len(head))), keys, np.broadcast_to(tail, (m, len(tail)))]
-        ).tobytes()
+    def _payload(self, per_key: dict[str, tuple[np.ndarray, np.ndarray]], end: bytes) -> np.ndarray:
+        """Every group's HMGETs (`head` + id + `tail` per key) and `end`, laid out in one uint8 buffer."""
+        groups = list(self._groups.values())
+        widths = [len(g.head) + 8 + len(g.tail) for g in groups]
+        counts = [len(per_key[g.join_key][0]) for g in groups]
+        out = np.empty(sum(w * m for w, m in zip(widths, counts, strict=True)) + len(end), dtype=np.uint8)
+        pos = 0
+        for g, w, m in zip(groups, widths, counts, strict=True):
+            rows, h = out[pos : pos + w * m].reshape(m, w), len(g.head)
+            rows[:, :h] = g.head
+            rows[:, h : h + 8] = (
+                np.ascontiguousarray(per_key[g.join_key][0], dtype="<i8").view(np.uint8).reshape(m, 8)
+            )
+            rows[:, h + 8 :] = g.tail
+            pos += w * m
+        out[pos:] = np.frombuffer(end, dtype=np.uint8)
+        return out
+
+    def _fetch(self, per_key: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+        """One round trip: every group's HMGETs, then an ECHO of a fresh token that ends the replies."""
+        self._requests += 1
+        token = self._token + self._requests.to_bytes(8, "little")
+        marker = b"$16\r\n" + token + b"\r\n"
+        payload = self._payload(per_key, b"*2\r\n$4\r\nECHO\r\n" + marker)
+        raw = self._conn.exchange_raw(payload.data, marker)
+        layout = [(len(per_key[g.join_key][0]), g.n_fields) for g in self._groups.values()]
+        parsed = parse_hmget_doubles(raw[: len(raw) - len(marker)], layout)
+        if parsed is not None:
+            return parsed
+        # not all doubles (or an error reply): hiredis and the generic ValueProto decode
+        replies = self._conn.replies_of_raw(raw, sum(m for m, _ in layout) + 1)
+        out, pos = [], 0
+        for m, f in layout:
+            flat = list(chain.from_iterable(replies[pos : pos + m]))
+            out.append(_decode(flat, len(flat)).reshape(m, f))
+            pos += m
+        return out
 
     def read(
         self, user_id: int, video_ids: np.ndarray, creator_ids: np.ndarray, request_ts_s: float
@@ -223,23 +218,13 @@ class OnlineFeatureReader:
             "video_id": np.unique(video_ids, return_inverse=True),
             "creator_id": np.unique(creator_ids, return_inverse=True),
         }
-        order = list(self._groups)
-        payload = b"".join(self._commands(self._groups[jk], per_key[jk][0]) for jk in order)
-        replies = self._conn.exchange(payload, sum(len(per_key[jk][0]) for jk in order))
         out = np.empty((n, len(self.names)))
-        pos = 0
-        for jk in order:
-            group = self._groups[jk]
-            uniq, inverse = per_key[jk]
-            block = replies[pos : pos + len(uniq)]
-            pos += len(uniq)
-            flat = list(chain.from_iterable(block))
-            values = _decode(flat, len(flat)).reshape(len(uniq), group.n_fields)[inverse]
-            for j, col in enumerate(group.columns):
-                if col in self._col_index:
-                    out[:, self._col_index[col]] = values[:, j]
-                if col == self._uploaded_col:
-                    uploaded = values[:, j]
+        uploaded = np.full(n, np.nan)
+        for group, values in zip(self._groups.values(), self._fetch(per_key), strict=True):
+            inverse = per_key[group.join_key][1]
+            out[:, group.dst] = values[np.ix_(inverse, group.src)]
+            if group.uploaded is not None:
+                uploaded = values[inverse, group.uploaded]
         for name, feats in self._odfv:
             computed = request_time_features(uploaded, request_ts_s)
             for f in feats:

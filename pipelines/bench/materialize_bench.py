@@ -9,6 +9,7 @@ against stock's Redis contents (a benchmark that writes the wrong bytes is not a
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -86,6 +87,7 @@ def run_materialize_bench(
         "ours_seconds": round(ours_s, 3),
         "stock_seconds": round(stock_s, 3),
         "redis_identical": identical,
+        "load_avg_1m": round(os.getloadavg()[0], 2),  # the 2-core machine is shared
         "per_view": {
             r.view: {
                 "rows": r.rows_read,

@@ -7,6 +7,7 @@ Every request's outputs are compared (NaN == None) before a figure is reported.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -117,6 +118,7 @@ def run_online_bench(
             "requests": requests,
             "features": len(reader.names),
             "redis_py_hgetall_pipeline_ms": round(float(np.percentile(floor_ms, q)), 3),
+            "load_avg_1m": round(os.getloadavg()[0], 2),  # the 2-core machine is shared
         }
         out.append(
             BenchResult(

@@ -18,6 +18,7 @@ import numpy as np
 
 DOUBLE_TAG = 0x29  # (field 5 << 3) | wire type 1 (fixed64)
 DOUBLE_LEN = 9
+DOUBLE_TOKEN = 15  # the RESP bulk string of one: `$9` CRLF, 9 bytes, CRLF
 VALUE_TYPE_STRING = 2
 VALUE_TYPE_INT64 = 4
 
@@ -203,3 +204,113 @@ def decode_value(raw: bytes) -> float:
     if kind == "bool_val":
         return float(proto.bool_val)
     return float("nan")
+
+
+def _cell_sizes() -> np.ndarray:
+    """Bulk-string token length by the byte after `$`: `$9` a 9-byte value, `$-1` nil, `$0` empty."""
+    sizes = np.zeros(256, dtype=np.int64)
+    sizes[ord("9")], sizes[ord("-")], sizes[ord("0")] = DOUBLE_TOKEN, 5, 6
+    return sizes
+
+
+CELL_SIZES = _cell_sizes()
+
+
+def _bytes_at(buf: np.ndarray, pos: np.ndarray, prefix: bytes) -> bool:
+    """Whether `prefix` (at most 4 bytes) is at every position: one unaligned little-endian word each."""
+    if not len(pos):
+        return True
+    if len(prefix) > 4 or pos.max() + 4 > len(buf):
+        return False
+    words = np.ndarray(shape=(len(buf) - 3,), dtype="<u4", buffer=buf, strides=(1,))
+    mask = (1 << (8 * len(prefix))) - 1
+    return bool(((words[pos] & mask) == int.from_bytes(prefix, "little")).all())
+
+
+def _token_starts(buf: np.ndarray, n_tokens: int) -> np.ndarray | None:
+    """Start of every RESP token: 0, then each `$` or `*` right after a CRLF (None if the count is off).
+
+    A CRLF + `$`/`*` can also occur inside a double's 8 bytes (rarely): such a start lies within 15 bytes
+    after the `$9` start before it and is dropped (a short loop over those few starts only). Anything else
+    left over makes the count wrong; and every token is checked against the layout afterwards, so a wrong
+    drop can only cost the fast path, never a value."""
+    tail = buf[2:]
+    starts = np.flatnonzero((buf[1:-1] == 10) & (buf[:-2] == 13) & ((tail == ord("$")) | (tail == ord("*"))))
+    starts += 2
+    positions = np.concatenate([[0], starts])
+    if len(positions) == n_tokens:
+        return positions
+    prev = positions[:-1]
+    looks_double = (buf[prev] == ord("$")) & (buf[prev + 1] == ord("9")) & (buf[prev + 2] == 13)
+    keep = np.ones(len(positions), dtype=bool)
+    for i in (np.flatnonzero(looks_double & (starts - prev < DOUBLE_TOKEN)) + 1).tolist():
+        j = i - 1
+        while not keep[j]:  # the nearest start still kept: the token this one may lie inside
+            j -= 1
+        p = int(positions[j])
+        if (
+            buf[p] == ord("$")
+            and buf[p + 1] == ord("9")
+            and buf[p + 2] == 13
+            and positions[i] - p < DOUBLE_TOKEN
+        ):
+            keep[i] = False
+    positions = positions[keep]
+    return positions if len(positions) == n_tokens else None
+
+
+def parse_hmget_doubles(
+    raw: bytes | memoryview, layout: Sequence[tuple[int, int]]
+) -> list[np.ndarray] | None:
+    """Replies of pipelined HMGETs → one (keys, fields) float64 array per (keys, fields) group in `layout`.
+
+    `raw` must be exactly the replies of sum(keys) HMGETs, grouped as in `layout`. A missing field or an empty
+    ValueProto (stock's NULL/NaN) gives NaN. Parsed with numpy over the whole buffer instead of one Python
+    object per cell: the tokens start after CRLFs, and each must have the shape the layout puts there
+    (`*K` array headers, `$9` 9-byte doubles, `$-1` nils, `$0` empties) and end where the next begins.
+    Returns None for anything else (an error reply, a value that is not a 9-byte double, a short buffer):
+    the caller then parses the replies generically; the fast path never guesses.
+    """
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    n_tokens = sum(m * (f + 1) for m, f in layout)
+    if len(buf) < 4 or not n_tokens or buf[-2] != 13 or buf[-1] != 10:
+        return [np.empty((0, f)) for _, f in layout] if not len(buf) and not n_tokens else None
+    tokens = _token_starts(buf, n_tokens)
+    if tokens is None:
+        return None
+    # Every token is followed by a CRLF-preceded token (or the buffer's final CRLF), so each token's last
+    # two bytes are known to be CRLF once the tokens tile the buffer; only the bytes before need checking.
+    sizes = np.empty(n_tokens, dtype=np.int64)
+    is_head = np.zeros(n_tokens, dtype=bool)
+    start = 0
+    for m, f in layout:
+        head = b"*%d" % f
+        at = slice(start, start + m * (f + 1), f + 1)
+        if not _bytes_at(buf, tokens[at], head):
+            return None
+        is_head[at], sizes[at] = True, len(head) + 2
+        start += m * (f + 1)
+    cells = tokens[~is_head]
+    cell_sizes = CELL_SIZES[buf[cells + 1]]
+    sizes[~is_head] = cell_sizes
+    if (tokens[1:] != tokens[:-1] + sizes[:-1]).any() or tokens[-1] + sizes[-1] != len(buf):
+        return None
+    full = np.flatnonzero(cell_sizes == DOUBLE_TOKEN)
+    pos = cells[full]
+    if not (
+        (cell_sizes > 0).all()
+        and _bytes_at(buf, pos, b"$9\r\n")
+        and (buf[pos + 4] == DOUBLE_TAG).all()
+        and _bytes_at(buf, cells[cell_sizes == 5], b"$-1")
+        and _bytes_at(buf, cells[cell_sizes == 6], b"$0\r\n")
+    ):
+        return None
+    # every byte offset read as a little-endian double (unaligned, no copy); a value's 8 bytes start at +5
+    doubles = np.ndarray(shape=(len(buf) - 7,), dtype="<f8", buffer=buf, strides=(1,))
+    values = np.full(len(cells), np.nan)
+    values[full] = doubles[pos + 5]
+    out, start = [], 0
+    for m, f in layout:
+        out.append(values[start : start + m * f].reshape(m, f))
+        start += m * f
+    return out

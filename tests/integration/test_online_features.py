@@ -124,3 +124,29 @@ def test_stock_reads_after_our_materialize_equal_reads_after_stock_materialize(w
             assert a[name] == b[name] or np.array_equal(
                 as_float(a[name]), as_float(b[name]), equal_nan=True
             ), name
+
+
+def test_values_the_fast_parse_does_not_take_are_decoded_generically(world) -> None:  # type: ignore[no-untyped-def]
+    """An int64 ValueProto and an empty one in Redis: the read falls back to hiredis + the generic decode."""
+    from feast.infra.online_stores.helpers import _mmh3
+    from feast.protos.feast.types.Value_pb2 import Value
+
+    from pipelines.materialize.redis_codec import redis_key_list
+
+    (s_ours, u_ours), _, videos, users = world
+    store = feast_repo.feature_store(s_ours, u_ours)
+    reader = OnlineFeatureReader(store)
+    video_ids = np.array([v for v, _ in videos[:50]])
+    creator_ids = np.array([c for _, c in videos[:50]])
+    before = reader.read(users[0], video_ids, creator_ids, UNTIL.timestamp())
+    client = redis.Redis.from_url(u_ours.redis_url)
+    key = redis_key_list("video_id", store.project, [int(video_ids[3])])[0]
+    client.hset(key, _mmh3("video_stats:views_total"), Value(int64_val=123456).SerializeToString())
+    client.hset(key, _mmh3("video_stats:like_rate"), b"")
+    after = reader.read(users[0], video_ids, creator_ids, UNTIL.timestamp())
+    want = before.values.copy()
+    want[3, before.names.index("video_stats__views_total")] = 123456.0
+    want[3, before.names.index("video_stats__like_rate")] = np.nan
+    np.testing.assert_array_equal(after.values, want)
+    assert not np.isnan(before.column("video_stats__like_rate")[3])
+    reader.close()
