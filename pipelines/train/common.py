@@ -33,6 +33,7 @@ from pipelines.train.data import TrainingSets
 # CLI name → module (pipelines.train.<module>), in `train all` order.
 TRAINERS: dict[str, str] = {
     "two-tower": "two_tower",
+    "session": "session_encoder",
     "reranker": "reranker",
     "first-stage": "first_stage",
 }
