@@ -187,6 +187,21 @@ class TwoTowerModel:
         """float32 [n, dim] for rows of the videos table (any video, trained on or brand new)."""
         return self._embed_video_inputs(video_inputs(videos, self.spec), batch)
 
+    def embed_video_inputs(self, inputs: dict[str, np.ndarray], batch: int = 4096) -> np.ndarray:
+        """float32 [n, dim] for the video tower's input dict (what `video_inputs` returns)."""
+        return self._embed_video_inputs(inputs, batch)
+
+    def reference_inputs(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None:
+        """(user ids, user features, video input dict) of `reference.npz`: a fixed sample of the version's
+        users and videos (None when the artifact has no reference file)."""
+        file = self.artifact.file(REFERENCE_FILE)
+        if not file.is_file():
+            return None
+        with np.load(file) as ref:
+            inputs = {k.removeprefix("video__"): ref[k] for k in ref.files if k.startswith("video__")}
+            inputs["tags"] = np.char.encode(inputs["tags"], "utf-8").astype(object)
+            return ref["user_id"], ref["user_features"], inputs
+
     def _embed_video_inputs(self, inputs: dict[str, np.ndarray], batch: int = 4096) -> np.ndarray:
         n = len(inputs["video_id"])
         parts = []

@@ -22,8 +22,12 @@ def demo(
     videos: int = typer.Option(20_000, "--videos", min=1),
     days: int = typer.Option(7, "--days", min=1),
     seed: int = typer.Option(0, "--seed", min=0),
+    epochs: int | None = typer.Option(
+        None, "--epochs", min=1, help="Training epochs (default: each model's)."
+    ),
 ) -> None:
-    """Stores and schema, simulate the demo world, validate it, build features, feast apply, summarise."""
+    """Stores and schema, simulate the demo world, validate it, build features, feast apply, materialize,
+    train every model, build the ANN index, evaluate; summarise."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from foryou import feast_repo
@@ -98,6 +102,48 @@ def demo(
 
     materialized = step("materialize into Redis (foryou materialize)", materialize_online)
 
+    def train_models() -> Any:
+        import shutil
+
+        from pipelines.train.common import TRAINERS, TrainOptions, trainer
+
+        # Models of a replaced world were measured on another world's holdout: start a fresh artifacts folder.
+        shutil.rmtree(runtime.settings.artifacts_dir, ignore_errors=True)
+        options = TrainOptions(seed=seed, epochs=epochs)
+        results = {}
+        for name in TRAINERS:
+            console.print(f"[bold]{name}")
+            with Progress(*columns, console=console) as progress:
+                results[name] = trainer(name).train(runtime, options, progress)
+        return results
+
+    trained = step("train models (foryou train all)", train_models)
+
+    def build_index() -> Any:
+        from pipelines.index.build import build
+        from pipelines.index.embedder import default_embedder
+
+        return build(runtime, default_embedder(runtime), seed=seed)
+
+    index = step("build the ANN index (foryou index build)", build_index)
+
+    def run_evaluation() -> Any:
+        from foryou.cli.evaluate_cmd import print_evaluation
+        from pipelines.evaluate.models import model_sources, ranking_stages
+        from pipelines.evaluate.run import EvaluateOptions, evaluate
+
+        result = evaluate(
+            runtime,
+            EvaluateOptions(seed=seed, world="demo"),
+            model_sources=model_sources,
+            ranking_stages=ranking_stages,
+            say=lambda message: console.print(f"  {message}"),
+        )
+        print_evaluation(result, console)
+        return result
+
+    evaluation = step("evaluate (foryou evaluate)", run_evaluation)
+
     summary = Table(title="foryou demo")
     summary.add_column("what")
     summary.add_column("value", justify="right")
@@ -109,6 +155,11 @@ def demo(
         summary.add_row(f"feature rows: {view.view}", f"{view.rows_written:,}")
     for result in materialized:
         summary.add_row(f"online rows: {result.view}", f"{result.rows_written:,}")
+    for name, result in trained.items():
+        m = result.artifact.manifest
+        summary.add_row(f"model: {name}", f"{m.version} {m.primary_metric} {m.metrics[m.primary_metric]:.4f}")
+    summary.add_row("ANN index", f"{index.version}: {index.count:,} vectors, {index.kind}")
+    summary.add_row("evaluation report", str(evaluation.report))
     for name, seconds in timings.items():
         summary.add_row(f"time: {name}", f"{seconds:.1f} s")
     summary.add_row("validation report", str(reports_dir / "validation.html"))

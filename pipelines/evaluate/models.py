@@ -58,16 +58,47 @@ def model_sources(runtime: Runtime, queries: Queries, corpus: Corpus, notes: lis
 
 
 def ranking_stages(runtime: Runtime, holdout: pd.DataFrame, notes: list[str]) -> dict[str, object]:
-    """Scores of `first stage` and `re-ranker` on the holdout rows, and the re-ranker's per-head table."""
+    """Scores of `first stage` and `re-ranker` on the holdout rows, and the re-ranker's per-head table.
+
+    A ranker that reads two-tower inputs (manifest params `extra_inputs`) is loaded bound to the current
+    two-tower (refused if it was trained against another version), and its extra inputs are computed for
+    the holdout rows by serving.affinity — the function training and serving call."""
     store = _store(runtime)
     out: dict[str, object] = {}
     from pipelines.train.ranking_features import service_features
 
+    two_tower = None
+    extra: dict[str, np.ndarray] = {}  # two-tower input name → holdout column (computed once)
+    videos: list[pd.DataFrame] = []  # the catalogue, read once when a ranker needs two-tower inputs
+    if store.current_version("two-tower") is not None:
+        from serving.two_tower import FEATURE_SERVICE, TwoTowerModel
+
+        two_tower = TwoTowerModel.load(store, expected_features=service_features(runtime, FEATURE_SERVICE))
+    version = two_tower.version if two_tower is not None else None
+
+    def inputs(scorer) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """The holdout matrix the scorer reads: the service's features, then its two-tower inputs."""
+        x = holdout.reindex(columns=scorer.features).to_numpy(dtype=np.float32, na_value=np.nan)
+        missing = [n for n in scorer.extra_inputs if n not in extra]
+        if missing:
+            from serving.affinity import frame_affinity_inputs
+            from serving.two_tower import read_videos
+
+            if not videos:
+                videos.append(read_videos(runtime.engine))
+            values = frame_affinity_inputs(two_tower, holdout, missing, videos[0])
+            extra.update({n: values[:, j] for j, n in enumerate(missing)})
+        if not scorer.extra_inputs:
+            return x
+        return np.hstack([x, np.column_stack([extra[n] for n in scorer.extra_inputs])]).astype(np.float32)
+
     if _current(store, "reranker", notes):
         from serving.rankers import RerankerScorer, utility
 
-        scorer = RerankerScorer.load(store, expected_features=service_features(runtime, "reranker"))
-        x = holdout[scorer.features].to_numpy(dtype=np.float32, na_value=np.nan)
+        scorer = RerankerScorer.load(
+            store, expected_features=service_features(runtime, "reranker"), two_tower_version=version
+        )
+        x = inputs(scorer)
         heads = {}
         for start in range(0, len(x), 8192):
             for name, values in scorer.heads(x[start : start + 8192]).items():
@@ -75,12 +106,17 @@ def ranking_stages(runtime: Runtime, holdout: pd.DataFrame, notes: list[str]) ->
         heads = {name: np.concatenate(parts) for name, parts in heads.items()}
         out["re-ranker"] = utility(heads, scorer.weights)
         out["__heads__"] = head_table(holdout, heads)
+        if scorer.extra_inputs:
+            notes.append(f"re-ranker reads {len(scorer.extra_inputs)} two-tower inputs (two-tower {version})")
     if _current(store, "first-stage", notes):
         from serving.rankers import FirstStageScorer
 
-        first = FirstStageScorer.load(store, expected_features=service_features(runtime, "first_stage"))
-        x = holdout.reindex(columns=first.features).to_numpy(dtype=np.float32, na_value=np.nan)
-        out["first stage"] = first.score(x)
+        first = FirstStageScorer.load(
+            store, expected_features=service_features(runtime, "first_stage"), two_tower_version=version
+        )
+        out["first stage"] = first.score(inputs(first))
+        if first.extra_inputs:
+            notes.append(f"first stage reads {first.extra_inputs} (two-tower {version})")
     return out
 
 

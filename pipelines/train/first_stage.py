@@ -16,10 +16,14 @@ Targets (`objective` param; measured on the dev world in docs/models-ranking.md)
 The re-ranker (the current artifact, verified against the `reranker` FeatureService) scores the training
 rows through the serving loader; its version is recorded in the manifest.
 
-Features: the FeatureService in order, plus `retrieval__two_tower_score` as a last column when the training
-frame has it (serving must then send it too: the manifest's feature list says so). `video_stats__creator_id`
-(an identifier) and `video_stats__uploaded_at_epoch_s` (absolute time) are blanked to NaN in training, so no
-tree splits on them, while the input stays the service's full list.
+Features: the FeatureService in order (the manifest's feature list, the contract serving is checked against),
+then the extra input `retrieval__two_tower_score(_std)` = user tower · video tower of the current two-tower
+(serving/affinity.py, the same function evaluation and serving call; standardised and, for the training
+rows, taken from an out-of-time two-tower fit by default — see ranking_features.out_of_time_rows), listed
+in the manifest params `extra_inputs` with the two-tower version (`two_tower_version`); the serving loader
+refuses another two-tower.
+`video_stats__creator_id` (an identifier) and `video_stats__uploaded_at_epoch_s` (absolute time) are blanked
+to NaN in training, so no tree splits on them, while the input stays the service's full list.
 
 Agreement is measured on candidate slates, because a request's real impressions are only ~8: for a seeded
 sample of holdout requests, the request's user and request-time features with the video-side features of
@@ -28,6 +32,8 @@ the 300 distinct videos impressed closest in time (ranking_features.candidate_sl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +77,12 @@ DEFAULTS: dict[str, Any] = {
     "slate_size": 300,
     "top_teacher": 20,
     "top_student": 100,
+    "two_tower": True,  # add the current two-tower's score as an extra input (when a two-tower exists)
+    # Training rows' score: "in_sample" (the current two-tower, trained on them) or "out_of_time" (the last
+    # `out_of_time_days` of training only, scored by a two-tower of the same recipe fitted on the days
+    # before; ranking_features.out_of_time_rows).
+    "two_tower_rows": "out_of_time",
+    "out_of_time_days": 2.0,
 }
 
 
@@ -82,8 +94,48 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
     sets = load_sets(
         runtime, "ranking", until=options.until, since=options.since, holdout_days=options.holdout_days
     )
-    teacher = _teacher(runtime)
-    return fit_and_save(runtime, sets, features, teacher, value_model, options, params, progress)
+    two_tower = rf.current_two_tower(runtime)
+    teacher = _teacher(runtime, two_tower.version if two_tower is not None else None)
+    out_of_time = params["two_tower_rows"] == "out_of_time"
+    score = rf.TWO_TOWER_SCORE_STD if out_of_time else rf.TWO_TOWER_SCORE  # see serving/affinity.py
+    own = [score] if two_tower is not None and params["two_tower"] else []
+    needed = list(dict.fromkeys([*own, *(teacher.extra_inputs if teacher is not None else [])]))
+    affinity = None
+    if needed:
+        from serving.affinity import PRODUCT_PREFIX
+        from serving.two_tower import read_videos
+
+        videos = read_videos(runtime.engine)
+
+        def affinity(frame: pd.DataFrame) -> pd.DataFrame:
+            return rf.with_two_tower_inputs(two_tower, frame, needed, videos)
+
+        train_rows = sets.train
+        if own and out_of_time:
+            # The teacher's element-wise product (if it reads one) from the same out-of-time fit, aligned
+            # onto the current two-tower's space — as the re-ranker was trained.
+            products = any(n.startswith(PRODUCT_PREFIX) for n in needed)
+            train_rows = rf.out_of_time_rows(
+                runtime, sets, two_tower, videos, params["out_of_time_days"], progress, products
+            )
+            rest = [n for n in needed if n not in train_rows.columns]
+            train_rows = rf.with_two_tower_inputs(two_tower, train_rows, rest, videos) if rest else train_rows
+        else:
+            train_rows = affinity(train_rows)
+        sets = replace(sets, train=train_rows, holdout=affinity(sets.holdout))
+    return fit_and_save(
+        runtime,
+        sets,
+        features,
+        teacher,
+        value_model,
+        options,
+        params,
+        progress,
+        extra_inputs=own,
+        two_tower_version=two_tower.version if own else None,
+        affinity=affinity,
+    )
 
 
 def fit_and_save(
@@ -95,16 +147,25 @@ def fit_and_save(
     options: TrainOptions,
     params: dict[str, Any],
     progress: Any = None,
+    *,
+    extra_inputs: list[str] | None = None,
+    two_tower_version: str | None = None,
+    affinity: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> TrainResult:
-    """Everything after loading: targets, fit with early stopping, holdout metrics, slates, artifact."""
+    """Everything after loading: targets, fit with early stopping, holdout metrics, slates, artifact.
+
+    `service_features` is the FeatureService's list (the manifest's contract); `extra_inputs` are columns of
+    the sets appended after them (the two-tower score, computed by `two_tower_version`); `affinity` adds
+    the two-tower columns (the student's and the teacher's) to a frame — needed for candidate slates, whose
+    user × video pairs are new."""
     import xgboost as xgb
 
     seed_everything(options.seed)
-    features = list(service_features)
-    if rf.TWO_TOWER_SCORE in sets.train.columns and rf.TWO_TOWER_SCORE in sets.holdout.columns:
-        features.append(rf.TWO_TOWER_SCORE)
+    extra = list(extra_inputs or [])
+    features = [*service_features, *extra]  # the model's input columns
+    teacher_inputs = list(teacher.inputs) if teacher is not None else []
     for frame, what in ((sets.train, "ranking (train)"), (sets.holdout, "ranking (holdout)")):
-        rf.require_columns(frame, [*features, *HEADS, "request_id"], what)
+        rf.require_columns(frame, [*features, *teacher_inputs, *HEADS, "request_id"], what)
     objective = params["objective"]
     if objective == "auto":
         objective = "distill" if teacher is not None else "utility"
@@ -122,8 +183,8 @@ def fit_and_save(
     teacher_fit = teacher_valid = None
     if teacher is not None:
         advance = rf.progress_task(progress, "re-ranker scores (teacher)", 1)
-        teacher_fit = teacher.utility_batched(rf.matrix(fit_rows, teacher.features))
-        teacher_valid = teacher.utility_batched(rf.matrix(valid_rows, teacher.features))
+        teacher_fit = teacher.utility_batched(rf.matrix(fit_rows, teacher.inputs))
+        teacher_valid = teacher.utility_batched(rf.matrix(valid_rows, teacher.inputs))
         advance(1)
     y_fit = _target(objective, fit_rows, value_model, teacher_fit, params["blend"])
     y_valid = _target(objective, valid_rows, value_model, teacher_valid, params["blend"])
@@ -170,14 +231,18 @@ def fit_and_save(
         "objective_used": objective,
         "trees": booster.num_boosted_rounds(),
         "blanked_features": [features[j] for j in blank],
-        "two_tower_score": rf.TWO_TOWER_SCORE in features,
+        "two_tower_score": bool(set(features) & {rf.TWO_TOWER_SCORE, rf.TWO_TOWER_SCORE_STD}),
+        "extra_inputs": extra,
+        "two_tower_version": two_tower_version,
         "fit_rows": len(fit_rows),
         "validation_rows": len(valid_rows),
         "teacher": teacher.artifact.manifest.version if teacher is not None else None,
         "value_model_weights": value_model.weights,
     }
+    if set(extra) & {rf.TWO_TOWER_SCORE, rf.TWO_TOWER_SCORE_STD}:
+        metrics.update(rf.two_tower_score_metrics(sets, fit_rows, valid_rows, value_model))
     if teacher is not None:
-        metrics.update(_agreement(booster, sets.holdout, features, teacher, params, options.seed))
+        metrics.update(_agreement(booster, sets.holdout, features, teacher, params, options.seed, affinity))
     advance(1)
     if progress is not None:
         progress.console.print(metrics_table(metrics, objective))
@@ -191,7 +256,7 @@ def fit_and_save(
         write_files=write_files,
         sets=sets,
         feature_service=FEATURE_SERVICE,
-        features=features,
+        features=list(service_features),
         metrics=metrics,
         primary_metric="ndcg20_utility",
         options=options,
@@ -217,18 +282,34 @@ def holdout_metrics(holdout: pd.DataFrame, scores: np.ndarray, value_model: Valu
 
 
 def _agreement(
-    booster: Any, holdout: pd.DataFrame, features: list[str], teacher: Any, params: dict[str, Any], seed: int
+    booster: Any,
+    holdout: pd.DataFrame,
+    features: list[str],
+    teacher: Any,
+    params: dict[str, Any],
+    seed: int,
+    affinity: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> dict[str, float]:
-    """Share of the re-ranker's top k in the first stage's (and popularity's) top m, over candidate slates."""
+    """Share of the re-ranker's top k in the first stage's (and popularity's) top m, over candidate slates.
+
+    A slate pairs the request's user with other videos, so the two-tower columns are recomputed for it."""
+    pair_dependent = [c for c in dict.fromkeys([*teacher.inputs, *features]) if c.startswith("retrieval__")]
+    if pair_dependent and affinity is None:
+        raise ValueError(f"Candidate slates need `affinity` to compute {pair_dependent[:3]} for new pairs.")
+    base = [c for c in dict.fromkeys([*teacher.features, *features]) if c not in pair_dependent]
+    if pair_dependent:
+        base = list(dict.fromkeys([*base, "user_id", "video_id", *rf.two_tower_user_columns(holdout)]))
     slates = rf.candidate_slates(
         holdout,
         n_requests=params["slate_requests"],
         n_candidates=params["slate_size"],
         seed=seed,
-        features=sorted(set(teacher.features) | set(features), key=list(holdout.columns).index),
+        features=sorted(base, key=list(holdout.columns).index),
     )
+    frame = affinity(slates.frame) if pair_dependent and affinity is not None else slates.frame
+    slates = rf.Slates(frame, slates.slate, slates.n_candidates)
     k, m = params["top_teacher"], params["top_student"]
-    teacher_scores = teacher.utility_batched(rf.matrix(slates.frame, teacher.features))
+    teacher_scores = teacher.utility_batched(rf.matrix(slates.frame, teacher.inputs))
     student = _predict(booster, rf.matrix(slates.frame, features))
     popularity = np.nan_to_num(slates.frame[POPULARITY].to_numpy(np.float64), nan=0.0)
     out: dict[str, float] = {}
@@ -266,15 +347,19 @@ def metrics_table(metrics: dict[str, float], objective: str) -> Any:
 # helpers ---------------------------------------------------------------------------------------------------
 
 
-def _teacher(runtime: Runtime) -> Any:
-    """The current re-ranker through the serving loader, or None when there is none."""
+def _teacher(runtime: Runtime, two_tower_version: str | None) -> Any:
+    """The current re-ranker through the serving loader (bound to the current two-tower), or None."""
     store = artifact_store(runtime)
     if store.current_version("reranker") is None:
         return None
     from serving.rankers import RerankerScorer
 
     try:
-        return RerankerScorer.load(store, expected_features=rf.service_features(runtime, TEACHER_SERVICE))
+        return RerankerScorer.load(
+            store,
+            expected_features=rf.service_features(runtime, TEACHER_SERVICE),
+            two_tower_version=two_tower_version,
+        )
     except ArtifactError as exc:
         raise ArtifactError(
             f"The current re-ranker cannot be used as the first stage's teacher: {exc}"
@@ -342,6 +427,10 @@ def _params(options: TrainOptions) -> dict[str, Any]:
         raise ConfigError(
             "Agreement needs 0 < top_teacher ≤ top_student < slate_size (else it is 1 by construction); got "
             f"{params['top_teacher']}, {params['top_student']}, {params['slate_size']}."
+        )
+    if params["two_tower_rows"] not in ("in_sample", "out_of_time"):
+        raise ConfigError(
+            f"two_tower_rows must be 'in_sample' or 'out_of_time' (got {params['two_tower_rows']!r})."
         )
     if not 0 <= params["blend"] <= 1:
         raise ConfigError(f"blend must be in [0, 1] (got {params['blend']}).")

@@ -21,8 +21,10 @@ from pipelines.datasets.build import DatasetError
 
 # Columns of a candidate that come from the user / the request, not from the video: in a slate every
 # candidate shares the request's values (see `candidate_slates`).
-USER_SIDE_PREFIXES = ("user_stats__", "request_time__hour_of_day", "request_time__is_weekend")
-TWO_TOWER_SCORE = "retrieval__two_tower_score"
+USER_SIDE_PREFIXES = ("user_stats__", "request_time__hour_of_day", "request_time__is_weekend", "user_id")
+TWO_TOWER_SCORE = "retrieval__two_tower_score"  # = serving.affinity.TWO_TOWER_SCORE
+TWO_TOWER_SCORE_STD = "retrieval__two_tower_score_std"  # = serving.affinity.TWO_TOWER_SCORE_STD
+TWO_TOWER_SERVICE = "two_tower_user"
 
 
 def service_features(runtime: Runtime, service: str) -> list[str]:
@@ -79,6 +81,170 @@ def time_split(train: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.Data
             f"{len(valid)} validation rows); simulate or ingest more days, or move --until."
         )
     return fit, valid
+
+
+# two-tower inputs ------------------------------------------------------------------------------------------
+
+
+def current_two_tower(runtime: Runtime) -> Any:
+    """The current two-tower through the serving loader (files re-hashed, feature list checked), or None."""
+    from foryou.artifacts import ArtifactStore
+    from serving.two_tower import TwoTowerModel
+
+    store = ArtifactStore(runtime.settings.artifacts_dir)
+    if store.current_version("two-tower") is None:
+        return None
+    return TwoTowerModel.load(store, expected_features=service_features(runtime, TWO_TOWER_SERVICE))
+
+
+def two_tower_user_columns(frame: pd.DataFrame) -> list[str]:
+    """The user-side columns the two-tower's user tower may read (`two_tower_user` is user_stats only)."""
+    return [c for c in frame.columns if c.startswith("user_stats__")]
+
+
+def with_two_tower_inputs(
+    model: Any, frame: pd.DataFrame, names: Sequence[str], videos: pd.DataFrame
+) -> pd.DataFrame:
+    """`frame` plus the named two-tower columns (serving.affinity: what serving and evaluation call)."""
+    from serving.affinity import frame_affinity_inputs
+
+    names = list(names)
+    if not names:
+        return frame
+    frame = frame.drop(columns=[n for n in names if n in frame.columns])  # always this model's values
+    values = frame_affinity_inputs(model, frame, names, videos)
+    extra = pd.DataFrame(values, columns=names, index=frame.index)
+    return pd.concat([frame, extra], axis=1)
+
+
+class _FittedTwoTower:
+    """A fitted (not exported) two-tower behind the serving model's interface, for serving.affinity."""
+
+    def __init__(self, fitted: Any, features: list[str], version: str, reference: Any) -> None:
+        self.fitted, self.features, self.version, self.dim = fitted, features, version, fitted.dim
+        self.reference = reference  # the current version's reference sample: the same background
+        self.rotation: np.ndarray | None = None  # orthogonal map onto another fit's space (`align`)
+
+    def reference_inputs(self) -> Any:
+        return self.reference
+
+    def _rotate(self, vectors: np.ndarray) -> np.ndarray:
+        if self.rotation is None:
+            return vectors
+        k = len(self.rotation)  # the unit part; a recency component after it stays as it is
+        out = np.array(vectors, dtype=np.float32, copy=True)
+        out[:, :k] = vectors[:, :k] @ self.rotation
+        return out
+
+    def align(self, target: Any, videos: pd.DataFrame) -> float:
+        """Rotate this fit's space onto `target`'s (orthogonal Procrustes on the catalogue's video vectors,
+        unit part only; dot products are unchanged). Returns the mean cosine of the aligned video vectors."""
+        k = self.dim - 1 if target.artifact.manifest.params.get("recency") else self.dim
+        mine = self.fitted.embed_videos(_video_inputs(videos, self.fitted.spec))[:, :k].astype(np.float64)
+        theirs = target.embed_videos(videos)[:, :k].astype(np.float64)
+        u, _, vt = np.linalg.svd(mine.T @ theirs)
+        self.rotation = (u @ vt).astype(np.float32)
+        aligned = mine @ self.rotation
+        cosine = np.sum(aligned * theirs, axis=1) / np.maximum(
+            np.linalg.norm(aligned, axis=1) * np.linalg.norm(theirs, axis=1), 1e-12
+        )
+        return float(np.mean(cosine))
+
+    def embed_users(self, user_ids: Any, x: Any) -> np.ndarray:
+        return self._rotate(
+            self.fitted.embed_users(np.asarray(user_ids, np.int64), np.asarray(x, np.float32))
+        )
+
+    def embed_videos(self, videos: pd.DataFrame) -> np.ndarray:
+        return self._rotate(self.fitted.embed_videos(_video_inputs(videos, self.fitted.spec)))
+
+    def embed_video_inputs(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return self._rotate(self.fitted.embed_videos(inputs))
+
+
+def _video_inputs(videos: pd.DataFrame, spec: Any) -> dict[str, np.ndarray]:
+    from serving.two_tower import video_inputs
+
+    return video_inputs(videos, spec)
+
+
+def out_of_time_rows(
+    runtime: Runtime,
+    sets: Any,
+    current: Any,
+    videos: pd.DataFrame,
+    days: float,
+    progress: Any = None,
+    products: bool = False,
+    info: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """The last `days` of the training rows with an out-of-time `retrieval__two_tower_score_std`.
+
+    The current two-tower was trained on the whole training window, so its score on training rows is
+    in-sample (on the dev world: AUC of engagement 0.84 on training rows vs 0.66 on the holdout). This fits a
+    two-tower with the current one's recipe (its manifest params and seed) on the retrieval rows before
+    those days only, and scores them with it (serving.affinity): the score a ranker sees in training then
+    behaves like the one it sees on new data. Forward-chained stacking: the ranker is served with the
+    current two-tower's score (a scalar of the same recipe); vectors of another fit are not comparable,
+    so only the score is transferred this way."""
+    from pipelines.train import retrieval_features
+    from pipelines.train import two_tower as tt
+    from pipelines.train.data import load_sets, split
+    from serving.affinity import frame_affinity_inputs
+
+    cut = pd.Timestamp(sets.holdout_start) - pd.Timedelta(days=days)
+    late = sets.train[sets.train["event_timestamp"] > cut].reset_index(drop=True)
+    holdout_days = (sets.until - sets.holdout_start).total_seconds() / 86_400
+    retrieval = load_sets(runtime, "retrieval", until=sets.until, since=sets.since, holdout_days=holdout_days)
+    early = split(
+        retrieval.train,
+        "retrieval",
+        since=sets.since,
+        holdout_start=cut.to_pydatetime(),
+        until=sets.holdout_start,
+        min_rows=100,
+    )
+    manifest = current.artifact.manifest
+    params = {k: v for k, v in manifest.params.items() if k in tt.DEFAULTS}
+    params = {**tt.DEFAULTS, **params}
+    pool = None
+    if params["hard_negatives"]:
+        shown = sets.train[sets.train["event_timestamp"] <= cut]
+        pool = retrieval_features.shown_not_engaged(shown, params["hard_negative_max_position"])
+    fitted = tt.fit(early, videos, pool, params, manifest.seed, progress)
+    model = _FittedTwoTower(
+        fitted, list(current.features), f"out-of-time fit of {current.version}", current.reference_inputs()
+    )
+    names = [TWO_TOWER_SCORE_STD]
+    if products:  # the element-wise product only means something in the current fit's space: align first
+        from serving.affinity import product_names
+
+        cosine = model.align(current, videos)
+        if info is not None:
+            info["two_tower_alignment_cosine"] = round(cosine, 6)
+        names += product_names(current.dim)
+    values = frame_affinity_inputs(model, late, names, videos)
+    extra = pd.DataFrame(values, columns=names, index=late.index)
+    return pd.concat([late.drop(columns=names, errors="ignore"), extra], axis=1)
+
+
+def two_tower_score_metrics(
+    sets: Any, fit_rows: pd.DataFrame, valid_rows: pd.DataFrame, value_model: ValueModel
+) -> dict[str, float]:
+    """The two-tower score alone as a ranker, on fit / validation / holdout rows: AUC of engagement and
+    NDCG@20 per request. The two-tower was trained on the training window, so fit and validation rows are
+    in-sample for it; the gap to the holdout measures how optimistic its score is on training rows."""
+    out: dict[str, float] = {}
+    column = TWO_TOWER_SCORE if TWO_TOWER_SCORE in sets.holdout.columns else TWO_TOWER_SCORE_STD
+    for name, frame in (("fit", fit_rows), ("valid", valid_rows), ("holdout", sets.holdout)):
+        score = np.nan_to_num(frame[column].to_numpy(np.float64), nan=-1e9)
+        put(out, f"two_tower_score_auc_engaged_{name}", auc(engaged(frame), score))
+        put(
+            out,
+            f"two_tower_score_ndcg20_{name}",
+            ndcg_at_k(frame["request_id"].to_numpy(), score, realised_utility(frame, value_model)),
+        )
+    return out
 
 
 # metrics ---------------------------------------------------------------------------------------------------

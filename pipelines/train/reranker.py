@@ -20,6 +20,15 @@ training base rate — and E[watch time] — MSE on log1p(seconds), exported as 
 (Duan) so it estimates the mean, which is what a weighted-sum utility needs. Training keeps the epoch with
 the best validation NDCG, then recalibrates each probability on the validation slice (Platt scaling).
 
+Two-tower inputs (docs/models-ranking.md, "User × video affinity"): after the service's features the model
+reads user × video affinity from the current two-tower, computed by serving/affinity.py (the function
+evaluation and serving call). Default (`two_tower_rows="out_of_time"`): it trains on the last
+`out_of_time_days` of the training window, whose standardised score comes from a two-tower of the same recipe
+fitted on the days before (the current two-tower's score on training rows is in-sample: measured far too
+optimistic); `"in_sample"`: the current two-tower on every row, with the element-wise product user ⊙ video
+too. The manifest lists them apart (params `extra_inputs`, `two_tower_version`); the loader refuses another
+two-tower version.
+
 The export is a tf.Module with one tf.function, `score(features)`, with a fixed input signature, returning
 every head (probabilities and seconds); serving loads it once and calls it directly (serving/rankers.py).
 """
@@ -30,6 +39,7 @@ import contextlib
 import math
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +71,16 @@ DEFAULTS: dict[str, Any] = {
     "validation_share": 0.1,
     "value_model": None,  # path of a value-model TOML; None: foryou/value_model.toml
     "threads": 2,
+    # User × video affinity from the current two-tower (serving/affinity.py), appended after the service's
+    # features: the score, and (products) the element-wise product user ⊙ video, one input per dimension.
+    "two_tower": True,
+    "two_tower_products": False,  # products: +0.006 NDCG but watch time 1.77× over-predicted (docs)
+    # Training rows' two-tower inputs: "out_of_time" (the last `out_of_time_days` of training only, scored by
+    # a two-tower of the same recipe fitted on the days before; its standardised score, and its products
+    # after rotating its space onto the current one — ranking_features.out_of_time_rows) or "in_sample" (the
+    # current two-tower on every training row; it was trained on them: measured too optimistic).
+    "two_tower_rows": "out_of_time",
+    "out_of_time_days": 2.0,
 }
 
 
@@ -72,7 +92,40 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
     sets = load_sets(
         runtime, "ranking", until=options.until, since=options.since, holdout_days=options.holdout_days
     )
-    return fit_and_save(runtime, sets, features, value_model, options, params, progress)
+    two_tower = rf.current_two_tower(runtime) if params["two_tower"] else None
+    extra: list[str] = []
+    if two_tower is not None:
+        from serving.affinity import product_names
+        from serving.two_tower import read_videos
+
+        out_of_time = params["two_tower_rows"] == "out_of_time"
+        products = bool(params["two_tower_products"])
+        score = rf.TWO_TOWER_SCORE_STD if out_of_time else rf.TWO_TOWER_SCORE  # see serving/affinity.py
+        extra = [score, *(product_names(two_tower.dim) if products else [])]
+        videos = read_videos(runtime.engine)
+        info: dict[str, float] = {}
+        train_rows = (
+            rf.out_of_time_rows(
+                runtime, sets, two_tower, videos, params["out_of_time_days"], progress, products, info
+            )
+            if out_of_time
+            else rf.with_two_tower_inputs(two_tower, sets.train, extra, videos)
+        )
+        sets = replace(
+            sets, train=train_rows, holdout=rf.with_two_tower_inputs(two_tower, sets.holdout, extra, videos)
+        )
+        params = {**params, **info}  # recorded in the manifest (the alignment's mean cosine)
+    return fit_and_save(
+        runtime,
+        sets,
+        features,
+        value_model,
+        options,
+        params,
+        progress,
+        extra_inputs=extra,
+        two_tower_version=two_tower.version if two_tower is not None else None,
+    )
 
 
 def fit_and_save(
@@ -83,14 +136,22 @@ def fit_and_save(
     options: TrainOptions,
     params: dict[str, Any],
     progress: Any = None,
+    *,
+    extra_inputs: list[str] | None = None,
+    two_tower_version: str | None = None,
 ) -> TrainResult:
-    """Everything after loading: split off validation, fit, measure, write the artifact."""
+    """Everything after loading: split off validation, fit, measure, write the artifact.
+
+    `features` is the FeatureService's list (the manifest's contract); `extra_inputs` are columns of the
+    sets appended after them (the two-tower inputs, computed by `two_tower_version`)."""
     tf = _tensorflow(params["threads"])
     seed_everything(options.seed)
+    extra = list(extra_inputs or [])
+    inputs = [*features, *extra]
     for frame, what in ((sets.train, "ranking (train)"), (sets.holdout, "ranking (holdout)")):
-        rf.require_columns(frame, [*features, *HEADS, "request_id"], what)
+        rf.require_columns(frame, [*inputs, *HEADS, "request_id"], what)
     fit_rows, valid_rows = rf.time_split(sets.train, params["validation_share"])
-    x_fit, x_valid = rf.matrix(fit_rows, features), rf.matrix(valid_rows, features)
+    x_fit, x_valid = rf.matrix(fit_rows, inputs), rf.matrix(valid_rows, inputs)
 
     requests_valid = valid_rows["request_id"].to_numpy()
     gains_valid = rf.realised_utility(valid_rows, value_model)
@@ -104,19 +165,19 @@ def fit_and_save(
     for variant in params["variants"]:
         seed_everything(options.seed)  # each variant starts from the same seed: the choice is reproducible
         scorer, ndcg, best_epochs[variant] = _fit(
-            tf, variant, (x_fit, fit_rows), (x_valid, valid_rows), features, params, validate, progress
+            tf, variant, (x_fit, fit_rows), (x_valid, valid_rows), inputs, params, validate, progress
         )
         candidates[variant] = (scorer, ndcg)
     chosen = max(candidates, key=lambda v: (candidates[v][1], -params["variants"].index(v)))
     scorer = candidates[chosen][0]
 
     advance = rf.progress_task(progress, "holdout metrics", 1)
-    heads = score_matrix(scorer, rf.matrix(sets.holdout, features))
+    heads = score_matrix(scorer, rf.matrix(sets.holdout, inputs))
     metrics = holdout_metrics(sets.holdout, heads, value_model, float(sets.train["watch_time_s"].mean()))
     for variant, (other, valid_ndcg) in candidates.items():
         rf.put(metrics, f"valid_ndcg20_{variant}", valid_ndcg)
         if variant != chosen:
-            other_heads = score_matrix(other, rf.matrix(sets.holdout, features))
+            other_heads = score_matrix(other, rf.matrix(sets.holdout, inputs))
             rf.put(metrics, f"ndcg20_utility_{variant}", _ndcg(sets.holdout, other_heads, value_model))
     advance(1)
     if progress is not None:
@@ -143,7 +204,11 @@ def fit_and_save(
         "best_epoch": best_epochs,
         "fit_rows": len(fit_rows),
         "validation_rows": len(valid_rows),
+        "extra_inputs": extra,
+        "two_tower_version": two_tower_version,
     }
+    if extra:
+        metrics.update(rf.two_tower_score_metrics(sets, fit_rows, valid_rows, value_model))
     return save_artifact(
         runtime,
         model=MODEL,
@@ -476,6 +541,10 @@ def _params(options: TrainOptions) -> dict[str, Any]:
     bad = [v for v in params["variants"] if v not in ("mlp", "dcn")]
     if bad or not params["variants"]:
         raise ConfigError(f"Re-ranker variants must be a non-empty subset of ['mlp', 'dcn'] (got {bad}).")
+    if params["two_tower_rows"] not in ("in_sample", "out_of_time"):
+        raise ConfigError(
+            f"two_tower_rows must be 'in_sample' or 'out_of_time' (got {params['two_tower_rows']!r})."
+        )
     if not 0 < params["validation_share"] < 1:
         raise ConfigError(f"validation_share must be in (0, 1) (got {params['validation_share']}).")
     return params

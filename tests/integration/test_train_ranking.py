@@ -1,8 +1,10 @@
 """Re-ranker and first stage trained on a tiny simulated world over real Postgres + Redis.
 
-One world and one training run of each model per module (the re-ranker first: the first stage distils it),
-then checks of the artifacts, their metrics, the serving loaders and the input errors. Models are tiny
-(`TrainOptions(params=…)`) so the file runs in about a minute on 2 cores.
+One world and one training run of each model per module (a tiny two-tower first: both rankers read its
+user × video affinity; then the re-ranker: the first stage distils it), then checks of the artifacts, their
+metrics, the serving loaders (including the two-tower version check), the evaluation's ranking stages and the
+input errors. Models are tiny (`TrainOptions(params=…)`) so the file runs in about a minute and a half on
+2 cores.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from foryou.settings import Settings
 from foryou.stores import ensure_stores
 from foryou.value_model import BINARY_HEADS, HEADS, load_value_model
 from pipelines.datasets.build import DatasetError
+from pipelines.evaluate.models import ranking_stages
 from pipelines.features.build import build
-from pipelines.train import first_stage, reranker
+from pipelines.train import first_stage, reranker, two_tower
 from pipelines.train import ranking_features as rf
 from pipelines.train.common import TRAINERS, TrainOptions, TrainResult, trainer
 from pipelines.train.data import TrainingSets, load_sets
+from serving.affinity import TWO_TOWER_SCORE, TWO_TOWER_SCORE_STD, frame_affinity_inputs, product_names
 from serving.rankers import FirstStageScorer, RerankerScorer, utility
+from serving.two_tower import TwoTowerModel, read_videos
 from worldsim import WorldConfig, simulate_into_database
 
 pytestmark = pytest.mark.integration
@@ -41,20 +46,53 @@ START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 UNTIL = START + dt.timedelta(days=2)
 HOLDOUT_DAYS = 0.5
 SEED = 0
-TINY_RERANKER = {"hidden": [16], "head_hidden": 8, "batch_size": 128, "learning_rate": 5e-3, "threads": 1}
-TINY_FIRST_STAGE = {"rounds": 30, "max_depth": 3, "slate_requests": 30, "slate_size": 150, "threads": 1}
+# Rankers train on the last day of the 1.5 training days, scored by an out-of-time two-tower fitted on
+# the half day before (the default `two_tower_rows`; the dev world uses 2 of 6 days).
+OUT_OF_TIME_DAYS = 1.0
+TINY_RERANKER = {
+    "hidden": [16],
+    "head_hidden": 8,
+    "batch_size": 128,
+    "learning_rate": 5e-3,
+    "threads": 1,
+    "out_of_time_days": OUT_OF_TIME_DAYS,
+    # The score only: 17 product inputs on ~3k rows overfit this tiny model (watch-time MAE above the
+    # constant's); the product path is checked by its own test below.
+    "two_tower_products": False,
+}
+TINY_FIRST_STAGE = {
+    "rounds": 30,
+    "max_depth": 3,
+    "slate_requests": 30,
+    "slate_size": 150,
+    "threads": 1,
+    "out_of_time_days": OUT_OF_TIME_DAYS,
+}
+TINY_TWO_TOWER = {
+    "embedding_dim": 8,
+    "hidden": 16,
+    "user_id_buckets": 2000,
+    "user_id_dim": 8,
+    "creator_buckets": 100,
+    "creator_dim": 4,
+    "tag_buckets": 100,
+    "tag_dim": 4,
+    "batch_size": 256,
+    "threads": 1,
+}
 
-# Pinned on the tiny world (seed 0, 4 epochs, the params above, 1 thread): same seed → same numbers.
+# Pinned on the tiny world (seed 0, 4 epochs, the params above, 1 thread; the tiny two-tower above trained
+# first — both rankers read its standardised score, fitted out of time): same seed → same numbers.
 PINNED_RERANKER = {
-    "ndcg20_utility": 0.662511,
-    "auc_like": 0.570092,
-    "auc_long_watch": 0.574244,
-    "watch_time_mae": 13.147844,
+    "ndcg20_utility": 0.653512,
+    "auc_like": 0.595082,
+    "auc_long_watch": 0.548602,
+    "watch_time_mae": 12.868973,
 }
 PINNED_FIRST_STAGE = {
-    "ndcg20_utility": 0.668541,
-    "auc_engaged": 0.58427,
-    "agreement_top20_in_top100": 0.976667,
+    "ndcg20_utility": 0.658893,
+    "auc_engaged": 0.55951,
+    "agreement_top20_in_top100": 0.995,
 }
 
 
@@ -66,10 +104,18 @@ class Trained:
     first_stage: TrainResult
     reranker_features: list[str]
     first_stage_features: list[str]
+    two_tower: TrainResult
 
     @property
     def store(self) -> ArtifactStore:
         return ArtifactStore(self.runtime.settings.artifacts_dir)
+
+    def inputs(self, scorer: FirstStageScorer | RerankerScorer) -> np.ndarray:
+        """The holdout matrix a scorer reads: its features, then its two-tower inputs (serving.affinity)."""
+        holdout = self.sets.holdout
+        model = TwoTowerModel.load(self.store)
+        extra = frame_affinity_inputs(model, holdout, scorer.extra_inputs, read_videos(self.runtime.engine))
+        return np.hstack([rf.matrix(holdout, scorer.features), extra])
 
 
 def _options(**kw: object) -> TrainOptions:
@@ -95,6 +141,7 @@ def trained(
             stores = ensure_stores(settings)
             feast_repo.apply(settings, stores)
             runtime = Runtime(settings, stores)
+            tt = two_tower.train(runtime, _options(epochs=2, params=TINY_TWO_TOWER))
             rr = reranker.train(runtime, _options(epochs=4, params=TINY_RERANKER))
             fs = first_stage.train(runtime, _options(params=TINY_FIRST_STAGE))
             yield Trained(
@@ -104,6 +151,7 @@ def trained(
                 fs,
                 rf.service_features(runtime, "reranker"),
                 rf.service_features(runtime, "first_stage"),
+                tt,
             )
         finally:
             engine.dispose()
@@ -129,11 +177,18 @@ def test_artifact_files_verify_and_manifest_says_what_was_trained(trained: Train
     assert manifest.training_window.until == trained.sets.holdout_start
     assert manifest.holdout_window.until == UNTIL == trained.sets.until
     assert manifest.holdout_id == trained.sets.holdout_id
-    assert manifest.data_sizes == {
-        "train_rows": len(trained.sets.train),
-        "holdout_rows": len(trained.sets.holdout),
-    }
+    late = trained.sets.train["event_timestamp"] > trained.sets.holdout_start - dt.timedelta(
+        days=OUT_OF_TIME_DAYS
+    )
+    assert manifest.data_sizes == {"train_rows": int(late.sum()), "holdout_rows": len(trained.sets.holdout)}
+    assert manifest.params["two_tower_rows"] == "out_of_time"
     assert manifest.primary_metric == "ndcg20_utility" and manifest.higher_is_better
+    # The two-tower inputs are listed apart from the FeatureService features, with the version used.
+    assert manifest.params["two_tower_version"] == trained.two_tower.artifact.manifest.version
+    assert manifest.params["extra_inputs"] == [TWO_TOWER_SCORE_STD]  # (products: their own test below)
+    # Out of time, the score is not better on training rows than on the holdout (in-sample it would be).
+    m = result.metrics
+    assert m["two_tower_score_auc_engaged_fit"] < m["two_tower_score_auc_engaged_holdout"] + 0.1
     if model == "reranker":
         assert "saved_model/saved_model.pb" in manifest.files and "value_model.toml" in manifest.files
         assert manifest.params["variant"] in ("mlp", "dcn") and manifest.params["epochs"] == 4
@@ -170,25 +225,99 @@ def test_serving_loaders_reproduce_the_recorded_holdout_metrics(trained: Trained
     vm = load_value_model()
     requests, gains = holdout["request_id"].to_numpy(), rf.realised_utility(holdout, vm)
 
-    rerank = RerankerScorer.load(trained.store, expected_features=trained.reranker_features)
-    heads = rerank.heads(rf.matrix(holdout, trained.reranker_features))
+    version = trained.two_tower.artifact.manifest.version
+    rerank = RerankerScorer.load(
+        trained.store, expected_features=trained.reranker_features, two_tower_version=version
+    )
+    x = trained.inputs(rerank)
+    heads = rerank.heads(x)
     assert set(heads) == set(HEADS) and all(len(v) == len(holdout) for v in heads.values())
     assert all(((v >= 0) & (v <= 1)).all() for h, v in heads.items() if h in BINARY_HEADS)
     assert (heads["watch_time_s"] >= 0).all()
     assert rerank.weights == vm.weights
     value = utility(heads, rerank.weights)
-    np.testing.assert_allclose(value, rerank.utility(rf.matrix(holdout, trained.reranker_features)))
+    np.testing.assert_allclose(value, rerank.utility(x))
     assert rf.ndcg_at_k(requests, value, gains) == pytest.approx(
         trained.reranker.metrics["ndcg20_utility"], abs=1e-6
     )
 
-    first = FirstStageScorer.load(trained.store, expected_features=trained.first_stage_features)
-    scores = first.score(rf.matrix(holdout, trained.first_stage_features))
+    first = FirstStageScorer.load(
+        trained.store, expected_features=trained.first_stage_features, two_tower_version=version
+    )
+    scores = first.score(trained.inputs(first))
     assert rf.ndcg_at_k(requests, scores, gains) == pytest.approx(
         trained.first_stage.metrics["ndcg20_utility"], abs=1e-6
     )
     with pytest.raises(ValueError, match=r"float32 \[rows, \d+\] matrix"):
         first.score(np.zeros((3, 2), np.float32))
+
+
+@pytest.mark.parametrize("model", ["reranker", "first-stage"])
+def test_a_ranker_of_another_two_tower_version_is_refused(trained: Trained, model: str) -> None:
+    loader = RerankerScorer if model == "reranker" else FirstStageScorer
+    features = trained.reranker_features if model == "reranker" else trained.first_stage_features
+    version_a = trained.two_tower.artifact.manifest.version
+    version_b = "20990101T000000Z-b0b0b0"  # serving loaded another two-tower (e.g. a newer promotion)
+    with pytest.raises(
+        ArtifactError,
+        match=rf"trained against two-tower {version_a}, but serving loaded two-tower {version_b}.*Retrain",
+    ):
+        loader.load(trained.store, expected_features=features, two_tower_version=version_b)
+    with pytest.raises(
+        ArtifactError, match=rf"computed by two-tower {version_a}; load it with two_tower_version"
+    ):
+        loader.load(trained.store, expected_features=features)
+    assert loader.load(trained.store, expected_features=features, two_tower_version=version_a).inputs[-1]
+
+
+@pytest.mark.parametrize("rows", ["out_of_time", "in_sample"])
+def test_a_reranker_reading_the_element_wise_product(trained: Trained, rows: str) -> None:
+    params = TINY_RERANKER | {"two_tower_rows": rows, "two_tower_products": True, "variants": ["mlp"]}
+    result = reranker.train(trained.runtime, _options(epochs=1, promote=False, params=params))
+    manifest = result.artifact.manifest
+    dim = trained.two_tower.artifact.manifest.params["dim"]
+    score = TWO_TOWER_SCORE_STD if rows == "out_of_time" else TWO_TOWER_SCORE
+    assert manifest.params["extra_inputs"] == [score, *product_names(dim)]
+    assert manifest.features == trained.reranker_features  # the contract stays the FeatureService
+    train = trained.sets.train
+    if rows == "out_of_time":  # the out-of-time fit's space was rotated onto the current two-tower's
+        assert 0 < manifest.params["two_tower_alignment_cosine"] <= 1
+        late = train["event_timestamp"] > trained.sets.holdout_start - dt.timedelta(days=OUT_OF_TIME_DAYS)
+        assert manifest.data_sizes["train_rows"] == int(late.sum())
+    else:
+        assert manifest.data_sizes["train_rows"] == len(train)
+    version = trained.two_tower.artifact.manifest.version
+    rerank = RerankerScorer.load(
+        trained.store,
+        expected_features=trained.reranker_features,
+        version=manifest.version,
+        two_tower_version=version,
+    )
+    holdout = trained.sets.holdout
+    value = rerank.utility(trained.inputs(rerank))
+    assert rf.ndcg_at_k(
+        holdout["request_id"].to_numpy(), value, rf.realised_utility(holdout, load_value_model())
+    ) == pytest.approx(result.metrics["ndcg20_utility"], abs=1e-6)
+
+
+def test_the_evaluations_ranking_stages_feed_the_two_tower_inputs(trained: Trained) -> None:
+    holdout = trained.sets.holdout
+    notes: list[str] = []
+    stages = ranking_stages(trained.runtime, holdout, notes)
+    version = trained.two_tower.artifact.manifest.version
+    first = FirstStageScorer.load(
+        trained.store, expected_features=trained.first_stage_features, two_tower_version=version
+    )
+    x = trained.inputs(first)
+    np.testing.assert_allclose(stages["first stage"], first.score(x))
+    x_without = x.copy()
+    x_without[:, first.inputs.index(TWO_TOWER_SCORE_STD)] = np.nan  # the score withheld: other rankings
+    assert not np.allclose(stages["first stage"], first.score(x_without))
+    rerank = RerankerScorer.load(
+        trained.store, expected_features=trained.reranker_features, two_tower_version=version
+    )
+    np.testing.assert_allclose(stages["re-ranker"], rerank.utility(trained.inputs(rerank)), rtol=1e-6)
+    assert any("first stage reads" in n and version in n for n in notes)
 
 
 @pytest.mark.parametrize(("model", "file"), [("reranker", "value_model.toml"), ("first-stage", "model.json")])
