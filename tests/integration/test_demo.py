@@ -37,7 +37,9 @@ def test_demo_runs_end_to_end_on_embedded_stores(tmp_path: Path) -> None:
         with psycopg.connect(status["database_url"]) as conn:
             users = conn.execute("SELECT count(*) FROM users").fetchone()
             feature_rows = conn.execute("SELECT count(*) FROM features.user_stats").fetchone()
-            impressions = conn.execute("SELECT count(*) FROM events WHERE event_type = 'impression'").fetchone()
+            impressions = conn.execute(
+                "SELECT count(*) FROM events WHERE event_type = 'impression'"
+            ).fetchone()
         assert users == (150,)
         assert feature_rows is not None and feature_rows[0] > 0
         assert impressions is not None and impressions[0] > 0
