@@ -7,10 +7,11 @@ order `foryou train all` runs them (later models may use earlier ones: first-sta
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,3 +145,35 @@ def save_artifact(
         else Promotion(False, "--no-promote")
     )
     return TrainResult(artifact, promotion)
+
+
+def progress_task(progress: Any, description: str, total: int) -> Callable[[int], None]:
+    """A callable advancing a rich Progress task (a no-op without a progress object)."""
+    if progress is None:
+        return lambda n=1: None
+    task = progress.add_task(description, total=total)
+
+    def advance(n: int = 1) -> None:
+        progress.update(task, advance=n)
+
+    return advance
+
+
+def tensorflow(threads: int) -> Any:
+    """TensorFlow limited to `threads` intra-op threads (the first call in a process sets it)."""
+    import tensorflow as tf
+
+    with contextlib.suppress(RuntimeError):  # already initialised in this process: keep its settings
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    return tf
+
+
+@contextlib.contextmanager
+def warnings_off() -> Iterator[None]:
+    """Silence RuntimeWarnings (NaN-aware statistics over all-missing columns) inside the block."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield

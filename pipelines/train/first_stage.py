@@ -49,6 +49,7 @@ from pipelines.train.common import (
     TrainOptions,
     TrainResult,
     artifact_store,
+    progress_task,
     save_artifact,
     seed_everything,
 )
@@ -182,7 +183,7 @@ def fit_and_save(
     x_fit, x_valid = _inputs(fit_rows, features, blank), _inputs(valid_rows, features, blank)
     teacher_fit = teacher_valid = None
     if teacher is not None:
-        advance = rf.progress_task(progress, "re-ranker scores (teacher)", 1)
+        advance = progress_task(progress, "re-ranker scores (teacher)", 1)
         teacher_fit = teacher.utility_batched(rf.matrix(fit_rows, teacher.inputs))
         teacher_valid = teacher.utility_batched(rf.matrix(valid_rows, teacher.inputs))
         advance(1)
@@ -205,7 +206,7 @@ def fit_and_save(
     if objective == "pairwise":
         train_matrix.set_group(_group_sizes(fit_rows))
         valid_matrix.set_group(_group_sizes(valid_rows))
-    advance = rf.progress_task(progress, f"fit xgboost ({objective})", params["rounds"])
+    advance = progress_task(progress, f"fit xgboost ({objective})", params["rounds"])
 
     class Advance(xgb.callback.TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
@@ -223,7 +224,7 @@ def fit_and_save(
     )
     booster = booster[: booster.best_iteration + 1]  # the export holds the trees it is scored with
 
-    advance = rf.progress_task(progress, "holdout metrics and slates", 1)
+    advance = progress_task(progress, "holdout metrics and slates", 1)
     scores = _predict(booster, _inputs(sets.holdout, features, []))
     metrics = holdout_metrics(sets.holdout, scores, value_model)
     params_out = {

@@ -7,7 +7,7 @@ The gain of an impression is its *realised utility*: the value model applied to 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -370,19 +370,3 @@ def agreement(slate: np.ndarray, teacher: np.ndarray, student: np.ndarray, k: in
 
 
 # progress --------------------------------------------------------------------------------------------------
-
-
-def progress_task(progress: Any, description: str, total: int) -> Callable[[int], None]:
-    """A callable advancing a rich Progress task (a no-op without a progress object)."""
-    if progress is None:
-
-        def skip(n: int = 1) -> None:
-            return None
-
-        return skip
-    task = progress.add_task(description, total=total)
-
-    def advance(n: int = 1) -> None:
-        progress.update(task, advance=n)
-
-    return advance

@@ -35,7 +35,6 @@ every head (probabilities and seconds); serving loads it once and calls it direc
 
 from __future__ import annotations
 
-import contextlib
 import math
 import shutil
 from collections.abc import Callable
@@ -50,7 +49,15 @@ import foryou  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow is impo
 from foryou.runtime import Runtime
 from foryou.value_model import BINARY_HEADS, HEADS, ValueModel, load_value_model
 from pipelines.train import ranking_features as rf
-from pipelines.train.common import TrainOptions, TrainResult, save_artifact, seed_everything
+from pipelines.train.common import (
+    TrainOptions,
+    TrainResult,
+    progress_task,
+    save_artifact,
+    seed_everything,
+    tensorflow,
+    warnings_off,
+)
 from pipelines.train.data import TrainingSets, load_sets
 
 MODEL = "reranker"
@@ -144,7 +151,7 @@ def fit_and_save(
 
     `features` is the FeatureService's list (the manifest's contract); `extra_inputs` are columns of the
     sets appended after them (the two-tower inputs, computed by `two_tower_version`)."""
-    tf = _tensorflow(params["threads"])
+    tf = tensorflow(params["threads"])
     seed_everything(options.seed)
     extra = list(extra_inputs or [])
     inputs = [*features, *extra]
@@ -171,7 +178,7 @@ def fit_and_save(
     chosen = max(candidates, key=lambda v: (candidates[v][1], -params["variants"].index(v)))
     scorer = candidates[chosen][0]
 
-    advance = rf.progress_task(progress, "holdout metrics", 1)
+    advance = progress_task(progress, "holdout metrics", 1)
     heads = score_matrix(scorer, rf.matrix(sets.holdout, inputs))
     metrics = holdout_metrics(sets.holdout, heads, value_model, float(sets.train["watch_time_s"].mean()))
     for variant, (other, valid_ndcg) in candidates.items():
@@ -378,7 +385,7 @@ def _fit(
         .batch(batch)
     )
     steps = math.ceil(len(x) / batch)
-    advance = rf.progress_task(progress, f"fit {variant}", params["epochs"] * steps)
+    advance = progress_task(progress, f"fit {variant}", params["epochs"] * steps)
 
     def set_smearing() -> None:
         # Duan's smearing: E[y] = E[exp(log1p ŷ + ε)] − 1 ≈ exp(log1p ŷ)·mean(exp ε) − 1.
@@ -548,21 +555,3 @@ def _params(options: TrainOptions) -> dict[str, Any]:
     if not 0 < params["validation_share"] < 1:
         raise ConfigError(f"validation_share must be in (0, 1) (got {params['validation_share']}).")
     return params
-
-
-def _tensorflow(threads: int) -> Any:
-    import tensorflow as tf
-
-    with contextlib.suppress(RuntimeError):  # already initialised in this process: keep its settings
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    return tf
-
-
-@contextlib.contextmanager
-def warnings_off() -> Any:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,22 +31,6 @@ def require_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
             f"{' …' if len(missing) > 8 else ''}; it has {list(frame.columns)[:10]}…. Rebuild it with "
             "`foryou dataset build` after `foryou features apply` (the cache rebuilds when features change)."
         )
-
-
-def progress_task(progress: Any, description: str, total: int) -> Callable[[int], None]:
-    """A callable advancing a rich Progress task (a no-op without a progress object)."""
-    if progress is None:
-        return _no_progress
-    task = progress.add_task(description, total=total)
-
-    def advance(n: int = 1) -> None:
-        progress.update(task, advance=n)
-
-    return advance
-
-
-def _no_progress(n: int = 1) -> None:
-    return None
 
 
 def shown_not_engaged(ranking_train: pd.DataFrame, max_position: int) -> pd.DataFrame:

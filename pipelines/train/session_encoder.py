@@ -49,11 +49,11 @@ from pipelines.train.common import (
     TrainOptions,
     TrainResult,
     artifact_store,
+    progress_task,
     save_artifact,
     seed_everything,
 )
 from pipelines.train.data import TrainingSets, features_built_until
-from pipelines.train.retrieval_features import progress_task
 from pipelines.train.sessions import Sequences, empty_window_error, read_sequences
 from serving.session_encoder import FEATURES, MODULE_FILE, REFERENCE_FILE, STEP_FEATURES
 

@@ -29,7 +29,6 @@ training positive (cold) and on those uploaded inside the holdout window (new up
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,15 @@ from foryou.runtime import Runtime
 from pipelines.datasets.build import DatasetError
 from pipelines.evaluate.retrieval import Corpus, make_queries
 from pipelines.train import retrieval_features as rf
-from pipelines.train.common import TrainOptions, TrainResult, save_artifact, seed_everything
+from pipelines.train.common import (
+    TrainOptions,
+    TrainResult,
+    progress_task,
+    save_artifact,
+    seed_everything,
+    tensorflow,
+    warnings_off,
+)
 from pipelines.train.data import TrainingSets, load_sets
 from serving.two_tower import (
     CONTENT_COLUMNS,
@@ -255,7 +262,7 @@ def fit(
     """Train both towers on the training rows; returns them with their export metadata."""
     import tensorflow_recommenders as tfrs
 
-    tf = _tensorflow(params["threads"])
+    tf = tensorflow(params["threads"])
     seed_everything(seed)
     rng = np.random.default_rng(seed)
     train = sets.train
@@ -347,7 +354,7 @@ def fit(
         .batch(batch, drop_remainder=len(users) > batch)
     )
     steps = max(len(users) // batch, 1)
-    advance = rf.progress_task(progress, "fit two-tower", params["epochs"] * steps)
+    advance = progress_task(progress, "fit two-tower", params["epochs"] * steps)
 
     class Advance(tf.keras.callbacks.Callback):  # type: ignore[name-defined]
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
@@ -384,7 +391,7 @@ def content_widths(videos: pd.DataFrame) -> dict[str, int]:
 
 def _nan_stats(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column mean and variance ignoring NaN (0 and 1 for an all-NaN or constant column)."""
-    with np.errstate(invalid="ignore"), _warnings_off():
+    with np.errstate(invalid="ignore"), warnings_off():
         mean = np.nan_to_num(np.nanmean(z, axis=0))
         variance = np.nan_to_num(np.nanvar(z, axis=0), nan=1.0)
     return mean, np.where(variance > 1e-12, variance, 1.0)
@@ -512,7 +519,7 @@ def holdout_metrics(
     progress: Any = None,
 ) -> dict[str, float]:
     """recall@100/@300 of the model and the popularity baselines, and cold-start recall, on the holdout."""
-    advance = rf.progress_task(progress, "holdout recall", 4)
+    advance = progress_task(progress, "holdout recall", 4)
     corpus = Corpus(
         videos["video_id"].to_numpy(np.int64),
         pd.to_numeric(videos["creator_id"]).fillna(-1).to_numpy(np.int64),
@@ -597,21 +604,3 @@ def _params(options: TrainOptions) -> dict[str, Any]:
     if params["temperature"] is not None and params["temperature"] <= 0:
         raise ConfigError(f"temperature must be positive (got {params['temperature']}).")
     return params
-
-
-def _tensorflow(threads: int) -> Any:
-    import tensorflow as tf
-
-    with contextlib.suppress(RuntimeError):  # already initialised in this process: keep its settings
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    return tf
-
-
-@contextlib.contextmanager
-def _warnings_off() -> Any:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
