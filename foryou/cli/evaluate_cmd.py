@@ -56,7 +56,8 @@ def evaluate(
 def print_evaluation(result, out: Console) -> None:  # type: ignore[no-untyped-def]
     """The evaluation's tables and notes, for people."""
     out.print(_table("Retrieval: recall@K (holdout)", result.recall))
-    out.print(_table("Ranking: NDCG@K (holdout pools)", result.ndcg))
+    if len(result.ndcg):
+        out.print(_table("Ranking: NDCG@K (holdout pools)", result.ndcg))
     if len(result.heads):
         out.print(_table("Re-ranker heads (holdout)", result.heads))
     for note in result.notes:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from foryou.errors import ConfigError
 from foryou.runtime import Runtime
 from foryou.value_model import load_value_model
+from pipelines.datasets.build import DatasetError
 from pipelines.evaluate import ranking as rk
 from pipelines.evaluate import report
 from pipelines.evaluate import retrieval as rt
@@ -62,10 +63,11 @@ class Evaluation:
         base = self.recall.loc["popularity", top_k]
         for source, value in self.recall[top_k].items():
             out.append(_record(f"recall@{top_k} {source}", "recall", value, base, "popularity"))
-        nk = 20 if 20 in self.ndcg.columns else self.ndcg.columns[-1]
-        base = self.ndcg.loc["popularity", nk]
-        for stage, value in self.ndcg[nk].items():
-            out.append(_record(f"ndcg@{nk} {stage}", "ndcg", value, base, "popularity"))
+        if len(self.ndcg):
+            nk = 20 if 20 in self.ndcg.columns else self.ndcg.columns[-1]
+            base = self.ndcg.loc["popularity", nk]
+            for stage, value in self.ndcg[nk].items():
+                out.append(_record(f"ndcg@{nk} {stage}", "ndcg", value, base, "popularity"))
         for head, row in self.heads.iterrows():
             out.append(_record(f"auc {head}", "auc", row["auc"], 0.5, "random"))
         return out
@@ -136,7 +138,34 @@ def evaluate(
     )
 
     say("ranking: scoring the holdout impressions")
-    rsets = load_sets(runtime, "ranking", until=options.until, holdout_days=options.holdout_days)
+    ndcg, heads, ranking_rows = _ranking(runtime, options, ranking_stages, world, notes)
+    evaluation = Evaluation(
+        recall,
+        ndcg,
+        heads,
+        notes,
+        sizes={"queries": len(queries), "ranking_rows": ranking_rows, "corpus": len(corpus)},
+    )
+    evaluation.report = write_report(
+        evaluation, options.report_dir or runtime.settings.home / "reports" / "evaluation"
+    )
+    return evaluation
+
+
+def _ranking(
+    runtime: Runtime,
+    options: EvaluateOptions,
+    ranking_stages: RankingStages | None,
+    world,  # type: ignore[no-untyped-def]
+    notes: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """NDCG@K per stage and the per-head table; empty tables (and a note) when the data has no impressions."""
+    heads = pd.DataFrame(columns=["auc", "ece", "calibration_ratio", "positive_rate"])
+    try:
+        rsets = load_sets(runtime, "ranking", until=options.until, holdout_days=options.holdout_days)
+    except DatasetError as exc:
+        notes.append(f"ranking not evaluated: {exc}")
+        return pd.DataFrame(columns=list(options.ndcg_k)), heads, 0
     holdout = rsets.holdout
     value_model = load_value_model()
     gains = rk.realised_utility(holdout, value_model.weights)
@@ -145,10 +174,9 @@ def evaluate(
         "random": np.random.default_rng(options.seed).random(len(holdout)),
         "popularity": _popularity_scores(rsets.train, holdout),
     }
-    heads = pd.DataFrame(columns=["auc", "ece", "calibration_ratio", "positive_rate"])
     if ranking_stages is not None:
         stage_scores = ranking_stages(runtime, holdout, notes)
-        heads = stage_scores.pop("__heads__", heads)  # type: ignore[assignment]
+        heads = stage_scores.pop("__heads__", heads)
         scores.update(stage_scores)
     if world is not None:
         scores["oracle"] = world.response_model().expected_utility(
@@ -161,17 +189,7 @@ def evaluate(
         f"ranking: {len(holdout):,} holdout impressions in {len(np.unique(pool)):,} user-day pools; "
         f"gain = the realised utility (value model {value_model.source}) of each impression"
     )
-    evaluation = Evaluation(
-        recall,
-        ndcg,
-        heads,
-        notes,
-        sizes={"queries": len(queries), "ranking_rows": len(holdout), "corpus": len(corpus)},
-    )
-    evaluation.report = write_report(
-        evaluation, options.report_dir or runtime.settings.home / "reports" / "evaluation"
-    )
-    return evaluation
+    return ndcg, heads, len(holdout)
 
 
 def _world(runtime: Runtime, name: str | None, notes: list[str]):  # type: ignore[no-untyped-def]
@@ -225,23 +243,23 @@ def _popularity_scores(train: pd.DataFrame, holdout: pd.DataFrame) -> np.ndarray
 
 def write_report(evaluation: Evaluation, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    images = [
-        report.recall_plot(evaluation.recall, folder / "recall_at_k.png"),
-        report.bar_plot(
-            evaluation.ndcg[evaluation.ndcg.columns[-1]],
-            f"Ranking: NDCG@{evaluation.ndcg.columns[-1]} on holdout pools",
-            "NDCG",
-            folder / "ndcg.png",
-        ),
-    ]
+    images = [report.recall_plot(evaluation.recall, folder / "recall_at_k.png")]
+    if len(evaluation.ndcg):
+        k = evaluation.ndcg.columns[-1]
+        images.append(
+            report.bar_plot(
+                evaluation.ndcg[k], f"Ranking: NDCG@{k} on holdout pools", "NDCG", folder / "ndcg.png"
+            )
+        )
     if "__curves__" in evaluation.heads.attrs:
         images.append(
             report.reliability_plot(evaluation.heads.attrs["__curves__"], folder / "calibration.png")
         )
     tables = {
-        "Retrieval recall@K (union: all its candidates)": evaluation.recall,
-        "Ranking NDCG@K": evaluation.ndcg,
+        "Retrieval recall@K (union: round-robin, same budget)": evaluation.recall,
     }
+    if len(evaluation.ndcg):
+        tables["Ranking NDCG@K"] = evaluation.ndcg
     if len(evaluation.heads):
         tables["Re-ranker heads (holdout)"] = evaluation.heads
     (folder / "metrics.json").write_text(json.dumps(evaluation.metrics(), indent=1))

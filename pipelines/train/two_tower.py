@@ -99,10 +99,15 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
     )
     pool = None
     if params["hard_negatives"]:
-        ranking = load_sets(
-            runtime, "ranking", until=sets.until, since=options.since, holdout_days=options.holdout_days
-        )
-        pool = rf.shown_not_engaged(ranking.train, params["hard_negative_max_position"])
+        try:
+            ranking = load_sets(
+                runtime, "ranking", until=sets.until, since=options.since, holdout_days=options.holdout_days
+            )
+        except DatasetError as exc:  # no impressions (MovieLens): nothing was shown, so no hard negatives
+            if progress is not None:
+                progress.console.print(f"no hard negatives: {exc}", markup=False)
+        else:
+            pool = rf.shown_not_engaged(ranking.train, params["hard_negative_max_position"])
     videos = read_videos(runtime.engine)
     return fit_and_save(runtime, sets, videos, pool, options, params, progress)
 
