@@ -40,7 +40,11 @@ def corpus_video_vectors(runtime: Runtime, model, corpus: Corpus) -> np.ndarray:
 
 
 def model_sources(runtime: Runtime, queries: Queries, corpus: Corpus, notes: list[str]) -> dict[str, Source]:
-    """`two-tower` (and `session` when trained): exact dot product over the video tower's vectors."""
+    """`two-tower`: the user tower at the query time, exact dot product over the video tower's vectors.
+
+    The session encoder is measured within sessions by its trainer (docs/models-session.md); as a source here
+    it still needs each query's watched prefix at the query time.
+    """
     store = _store(runtime)
     out: dict[str, Source] = {}
     if not _current(store, "two-tower", notes):
