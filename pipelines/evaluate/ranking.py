@@ -47,6 +47,7 @@ def ndcg_at(scores: np.ndarray, gains: np.ndarray, pool: np.ndarray, k: int) -> 
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC; NaN when the labels hold one class only (undefined)."""
     from sklearn.metrics import roc_auc_score
 
     labels = np.asarray(labels)
@@ -55,18 +56,28 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores))
 
 
-def calibration(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> dict[str, float]:
-    """Expected calibration error over equal-count bins, and mean predicted / observed rate."""
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> float:
+    """ECE over equal-count bins of the prediction (equal-width bins are empty for rare heads)."""
     labels, probabilities = np.asarray(labels, dtype=np.float64), np.asarray(probabilities, dtype=np.float64)
     order = np.argsort(probabilities, kind="stable")
     ece = 0.0
     for chunk in np.array_split(order, bins):
         if len(chunk):
             ece += len(chunk) / len(order) * abs(probabilities[chunk].mean() - labels[chunk].mean())
-    observed = labels.mean()
+    return float(ece)
+
+
+def calibration_ratio(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """Σ predicted / Σ observed (1 = calibrated on average); NaN without positives."""
+    observed = float(np.sum(labels))
+    return float(np.sum(probabilities)) / observed if observed > 0 else float("nan")
+
+
+def calibration(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> dict[str, float]:
+    """Expected calibration error and mean predicted / observed rate."""
     return {
-        "ece": float(ece),
-        "calibration_ratio": float(probabilities.mean() / observed) if observed else float("nan"),
+        "ece": expected_calibration_error(labels, probabilities, bins),
+        "calibration_ratio": calibration_ratio(labels, probabilities),
     }
 
 

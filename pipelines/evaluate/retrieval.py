@@ -125,6 +125,11 @@ def top_k(scores: np.ndarray, corpus: Corpus, query_s: float, seen: np.ndarray, 
     return best[np.argsort(-scores[best], kind="stable")]
 
 
+def rank(queries: Queries, corpus: Corpus, score: Callable[[int], np.ndarray], k: int) -> list[np.ndarray]:
+    """Per query, the best k corpus rows by `score(i)` among those uploaded by then and not yet shown."""
+    return [top_k(score(i), corpus, queries.query_s[i], queries.seen[i], k) for i in range(len(queries))]
+
+
 def recall_at(ranked: list[np.ndarray], targets: list[np.ndarray], k: int) -> float:
     """Mean over queries of |first k ∩ targets| / |targets|."""
     values = [

@@ -6,13 +6,11 @@ from what was known at the query time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from pipelines.evaluate.retrieval import DAY_S, Corpus, Queries, Source, top_k
+from pipelines.evaluate.retrieval import DAY_S, Corpus, Queries, Source, rank, top_k
 
 
 class TimedEvents:
@@ -29,23 +27,15 @@ class TimedEvents:
         return np.bincount(self.rows[lo:hi], minlength=self.n).astype(np.float64)
 
 
-def _per_query(
-    score_at: Callable[[int], np.ndarray], queries: Queries, corpus: Corpus, k: int
-) -> list[np.ndarray]:
-    return [top_k(score_at(i), corpus, queries.query_s[i], queries.seen[i], k) for i in range(len(queries))]
-
-
 def popularity(positives: TimedEvents, until_s: float) -> Source:
     """Most engaged videos of the whole training window (one list for everyone)."""
     scores = positives.counts(-np.inf, until_s)
-    return lambda q, c, k: _per_query(lambda _i: scores, q, c, k)
+    return lambda q, c, k: rank(q, c, lambda _i: scores, k)
 
 
 def recent_popularity(positives: TimedEvents, window_s: float = DAY_S) -> Source:
     """Most engaged videos in the window before each query (a moving 24 h by default)."""
-    return lambda q, c, k: _per_query(
-        lambda i: positives.counts(q.query_s[i] - window_s, q.query_s[i]), q, c, k
-    )
+    return lambda q, c, k: rank(q, c, lambda i: positives.counts(q.query_s[i] - window_s, q.query_s[i]), k)
 
 
 def trending(views: TimedEvents, window_s: float = 3600.0) -> Source:
@@ -56,14 +46,14 @@ def trending(views: TimedEvents, window_s: float = 3600.0) -> Source:
 def fresh(window_s: float = DAY_S) -> Source:
     """Newest uploads first, among those of the last day."""
 
-    def rank(q: Queries, c: Corpus, k: int) -> list[np.ndarray]:
+    def source(q: Queries, c: Corpus, k: int) -> list[np.ndarray]:
         def score(i: int) -> np.ndarray:
             age = q.query_s[i] - c.uploaded_s
             return np.where(age <= window_s, c.uploaded_s, -np.inf)
 
-        return _per_query(score, q, c, k)
+        return rank(q, c, score, k)
 
-    return rank
+    return source
 
 
 def follow_graph(engine: Engine, queries: Queries) -> Source:
@@ -80,33 +70,33 @@ def follow_graph(engine: Engine, queries: Queries) -> Source:
     for user, creator, ts in edges:
         followed.setdefault(int(user), []).append((int(creator), float(ts)))
 
-    def rank(q: Queries, c: Corpus, k: int) -> list[np.ndarray]:
+    def source(q: Queries, c: Corpus, k: int) -> list[np.ndarray]:
         def score(i: int) -> np.ndarray:
             creators = [cr for cr, ts in followed.get(int(q.user_id[i]), []) if ts <= q.query_s[i]]
             return np.where(np.isin(c.creator_id, creators), c.uploaded_s, -np.inf)
 
-        return _per_query(score, q, c, k)
+        return rank(q, c, score, k)
 
-    return rank
+    return source
 
 
 def oracle(response_model) -> Source:  # type: ignore[no-untyped-def]
     """The simulated world's ground truth: expected utility of each video for the user (long-term taste)."""
 
-    def rank(q: Queries, c: Corpus, k: int) -> list[np.ndarray]:
+    def source(q: Queries, c: Corpus, k: int) -> list[np.ndarray]:
         def score(i: int) -> np.ndarray:
             users = np.full(len(c), int(q.user_id[i]), dtype=np.int64)
             return response_model.expected_utility(users, c.video_id)
 
-        return _per_query(score, q, c, k)
+        return rank(q, c, score, k)
 
-    return rank
+    return source
 
 
 def scored(user_vectors: np.ndarray, video_vectors: np.ndarray) -> Source:
     """A dot-product source (two-tower, session encoder): exact search over the corpus, batched."""
 
-    def rank(q: Queries, c: Corpus, k: int) -> list[np.ndarray]:
+    def source(q: Queries, c: Corpus, k: int) -> list[np.ndarray]:
         out: list[np.ndarray] = []
         for start in range(0, len(q), 256):
             block = user_vectors[start : start + 256] @ video_vectors.T
@@ -115,4 +105,4 @@ def scored(user_vectors: np.ndarray, video_vectors: np.ndarray) -> Source:
                 out.append(top_k(scores, c, q.query_s[i], q.seen[i], k))
         return out
 
-    return rank
+    return source

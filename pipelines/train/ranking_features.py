@@ -19,6 +19,11 @@ from foryou.runtime import Runtime
 from foryou.value_model import HEADS, ValueModel
 from pipelines.datasets.build import DatasetError
 
+# The holdout metrics are the evaluation's own (one definition for `foryou train` and `foryou evaluate`).
+from pipelines.evaluate.ranking import auc as auc
+from pipelines.evaluate.ranking import calibration_ratio as calibration_ratio
+from pipelines.evaluate.ranking import expected_calibration_error as expected_calibration_error
+
 # Columns of a candidate that come from the user / the request, not from the video: in a slate every
 # candidate shares the request's values (see `candidate_slates`).
 USER_SIDE_PREFIXES = ("user_stats__", "request_time__hour_of_day", "request_time__is_weekend", "user_id")
@@ -248,32 +253,6 @@ def two_tower_score_metrics(
 
 
 # metrics ---------------------------------------------------------------------------------------------------
-
-
-def auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
-    """ROC AUC, or None when the holdout has one class only (undefined, so not reported)."""
-    from sklearn.metrics import roc_auc_score
-
-    labels = np.asarray(labels)
-    if labels.min() == labels.max():
-        return None
-    return float(roc_auc_score(labels, scores))
-
-
-def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
-    """ECE over equal-mass bins of the predicted probability (equal-width bins are empty for rare heads)."""
-    order = np.argsort(probs, kind="stable")
-    total = 0.0
-    for part in np.array_split(order, bins):
-        if len(part):
-            total += len(part) / len(probs) * abs(float(probs[part].mean()) - float(labels[part].mean()))
-    return total
-
-
-def calibration_ratio(labels: np.ndarray, probs: np.ndarray) -> float | None:
-    """Σ predicted / Σ observed (1 = calibrated on average); None without positives."""
-    observed = float(np.sum(labels))
-    return float(np.sum(probs)) / observed if observed > 0 else None
 
 
 def ndcg_at_k(groups: np.ndarray, scores: np.ndarray, gains: np.ndarray, k: int = 20) -> float | None:

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from pipelines.datasets.build import DatasetError
-from pipelines.evaluate.retrieval import Corpus, Queries, recall_at, top_k
+from pipelines.evaluate.retrieval import Corpus, Queries, recall_at
+from pipelines.evaluate.retrieval import rank as rank  # the trainer ranks exactly as `foryou evaluate`
 
 ENGAGEMENT = ("like", "long_watch", "share", "save", "comment", "follow")
 KS = (100, 300)
@@ -84,11 +85,6 @@ def targets(
         [t[cold_mask[t]] for t in queries.targets],
         [t[new_mask[t]] for t in queries.targets],
     )
-
-
-def rank(queries: Queries, corpus: Corpus, score: Callable[[int], np.ndarray], k: int) -> list[np.ndarray]:
-    """Per query, the best k corpus rows by `score(i)` among those uploaded by then and not yet shown."""
-    return [top_k(score(i), corpus, queries.query_s[i], queries.seen[i], k) for i in range(len(queries))]
 
 
 def dot_product_ranker(user_vectors: np.ndarray, video_vectors: np.ndarray) -> Callable[[int], np.ndarray]:
