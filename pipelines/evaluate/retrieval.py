@@ -145,12 +145,14 @@ def union(lists: list[list[np.ndarray]]) -> list[np.ndarray]:
     Its first K are a union at the same budget K as one source alone (each source gets ~K / n slots, more
     when another runs dry), so recall@K of the union compares fairly with each source's recall@K.
     """
-    merged = []
-    for per_query in zip(*lists, strict=True):
-        width = max((len(r) for r in per_query), default=0)
-        grid = np.full((width, len(per_query)), -1, dtype=np.int64)
-        for j, ranked in enumerate(per_query):
-            grid[: len(ranked), j] = ranked
-        flat = grid.ravel()
-        merged.append(pd.unique(flat[flat >= 0]))
-    return merged
+    return [pd.unique(interleave(list(per_query))) for per_query in zip(*lists, strict=True)]
+
+
+def interleave(lists: list[np.ndarray]) -> np.ndarray:
+    """First of each list, then second of each, … (no deduplication)."""
+    width = max((len(r) for r in lists), default=0)
+    grid = np.full((width, len(lists)), -1, dtype=np.int64)
+    for j, ranked in enumerate(lists):
+        grid[: len(ranked), j] = ranked
+    flat = grid.ravel()
+    return flat[flat >= 0]

@@ -30,9 +30,12 @@ from pipelines.evaluate import ranking as rk
 from pipelines.evaluate import report
 from pipelines.evaluate import retrieval as rt
 from pipelines.evaluate import sources as src
+from pipelines.evaluate.shares import learned_union, mean_shares
 from pipelines.train.data import load_sets
 
 HEURISTIC_SOURCES = ("popularity", "recent popularity", "trending", "fresh", "follow graph")
+ROUND_ROBIN = "union (round-robin)"
+LEARNED = "union (learned shares)"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Evaluation:
     ndcg: pd.DataFrame  # stage × K
     heads: pd.DataFrame  # head × (auc, ece, calibration_ratio, positive rate)
     notes: list[str] = field(default_factory=list)
+    shares: pd.DataFrame = field(default_factory=pd.DataFrame)  # source × K: learned union budget shares
     report: Path | None = None
     sizes: dict[str, int] = field(default_factory=dict)
 
@@ -124,17 +128,21 @@ def evaluate(
         say(f"retrieval: {name}")
         ranked[name] = source(queries, corpus, k_max)
     served = [n for n in ranked if n != "oracle"]
-    ranked["union of sources"] = rt.union([ranked[n] for n in served])
+    ranked[ROUND_ROBIN] = rt.union([ranked[n] for n in served])
     recall = pd.DataFrame(
         {
             k: {name: rt.recall_at(lists, queries.targets, k) for name, lists in ranked.items()}
             for k in options.ks
         }
     )
+    shares = _learned_union(recall, [ranked[n] for n in served], served, queries, options)
     notes.append(
-        f"union of sources at K = the sources' lists interleaved round-robin, first K (same budget as one "
-        f"source); all {np.mean([len(u) for u in ranked['union of sources']]):.0f} candidates together reach "
-        f"recall {rt.recall_at(ranked['union of sources'], queries.targets, 10**9):.4f}"
+        f"unions at K have the budget of one source (K candidates): '{ROUND_ROBIN}' interleaves the served "
+        f"sources' lists; '{LEARNED}' splits K by shares fitted greedily on the other half of the queries "
+        f"(two-fold cross-fitting, pipelines/evaluate/shares.py); shares at K = {k_max}: "
+        + ", ".join(f"{n} {v:.0%}" for n, v in shares[k_max].items() if v > 0)
+        + f"; all {np.mean([len(u) for u in ranked[ROUND_ROBIN]]):.0f} candidates together reach recall "
+        f"{rt.recall_at(ranked[ROUND_ROBIN], queries.targets, 10**9):.4f}"
     )
 
     say("ranking: scoring the holdout impressions")
@@ -144,12 +152,29 @@ def evaluate(
         ndcg,
         heads,
         notes,
+        shares=shares,
         sizes={"queries": len(queries), "ranking_rows": ranking_rows, "corpus": len(corpus)},
     )
     evaluation.report = write_report(
         evaluation, options.report_dir or runtime.settings.home / "reports" / "evaluation"
     )
     return evaluation
+
+
+def _learned_union(
+    recall: pd.DataFrame,
+    lists: list[list[np.ndarray]],
+    names: list[str],
+    queries: rt.Queries,
+    options: EvaluateOptions,
+) -> pd.DataFrame:
+    """Adds the learned-shares union's recall@K to `recall` (a row); returns the mean shares (source × K)."""
+    shares = {}
+    for k in options.ks:
+        merged, quotas = learned_union(lists, queries.targets, k, seed=options.seed)
+        recall.loc[LEARNED, k] = rt.recall_at(merged, queries.targets, k)
+        shares[k] = pd.Series(mean_shares(quotas, k), index=names)
+    return pd.DataFrame(shares)
 
 
 def _ranking(
@@ -255,9 +280,9 @@ def write_report(evaluation: Evaluation, folder: Path) -> Path:
         images.append(
             report.reliability_plot(evaluation.heads.attrs["__curves__"], folder / "calibration.png")
         )
-    tables = {
-        "Retrieval recall@K (union: round-robin, same budget)": evaluation.recall,
-    }
+    tables = {"Retrieval recall@K (unions: same budget K as one source)": evaluation.recall}
+    if len(evaluation.shares):
+        tables["Learned union: share of the budget K per source (mean of the two folds)"] = evaluation.shares
     if len(evaluation.ndcg):
         tables["Ranking NDCG@K"] = evaluation.ndcg
     if len(evaluation.heads):
