@@ -16,6 +16,8 @@ order, NaN = missing), the candidate's video id, and rows of the `videos` table 
   score; unlike the raw score it is comparable across two-tower fits of the same recipe (their cosines and
   recency terms sit at different levels), which is what lets a ranker learn on one fit's scores and be
   served another's (the rankers' out-of-time training, pipelines/train/ranking_features.out_of_time_rows);
+- `retrieval__recent_similarity` (`RECENT_SIMILARITY`, serving/recent.py): cosine between the candidate and
+  the mean of the user's last positives before the row's time — short-term interest (needs `history`);
 - `retrieval__two_tower_uv_<i>` (`product_names(dim)`): component i of the element-wise product
   user ⊙ video (their sum is the score) — richer than the single score, but tied to one vector space:
   another fit's dimensions mean something else unless its space is first rotated onto this one (the
@@ -34,6 +36,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from serving.recent import RECENT_SIMILARITY, Positives, recent_similarity
 
 TWO_TOWER_SCORE = "retrieval__two_tower_score"
 TWO_TOWER_SCORE_STD = "retrieval__two_tower_score_std"
@@ -113,22 +117,35 @@ def affinity_inputs(
     user_features: Any,
     video_ids: Sequence[int] | np.ndarray,
     videos: pd.DataFrame,
+    *,
+    history: Positives | None = None,
+    at_s: Any = None,
 ) -> np.ndarray:
-    """float32 [n, len(names)]: the named two-tower inputs (see the module doc) per (user, video) pair."""
+    """float32 [n, len(names)]: the named two-tower inputs (see the module doc) per (user, video) pair.
+
+    `RECENT_SIMILARITY` (serving/recent.py) also needs the users' positives (`history`) and each row's
+    time (`at_s`, unix seconds): only positives strictly before it count."""
     names = list(names)
     products = set(product_names(model.dim))
-    unknown = [n for n in names if n not in (TWO_TOWER_SCORE, TWO_TOWER_SCORE_STD) and n not in products]
+    known = (TWO_TOWER_SCORE, TWO_TOWER_SCORE_STD, RECENT_SIMILARITY)
+    unknown = [n for n in names if n not in known and n not in products]
     if unknown:
         raise ValueError(
-            f"Unknown two-tower inputs {unknown[:5]}; known: {TWO_TOWER_SCORE}, {TWO_TOWER_SCORE_STD} and "
+            f"Unknown two-tower inputs {unknown[:5]}; known: {', '.join(known)} and "
             f"{PRODUCT_PREFIX}00 … {PRODUCT_PREFIX}{model.dim - 1:02d} (two-tower {model.version}, "
             f"dim {model.dim}). The ranker was trained against a two-tower of another shape: retrain it."
+        )
+    if RECENT_SIMILARITY in names and (history is None or at_s is None):
+        raise ValueError(
+            f"{RECENT_SIMILARITY} needs the users' positives (history) and the rows' times (at_s)."
         )
     users, vectors = pair_vectors(model, user_ids, user_features, video_ids, videos)
     product = users * vectors
     out = np.empty((len(product), len(names)), dtype=np.float32)
     for j, name in enumerate(names):
-        if name == TWO_TOWER_SCORE:
+        if name == RECENT_SIMILARITY:
+            out[:, j] = recent_similarity(model, history, user_ids, at_s, video_ids, videos)  # type: ignore[arg-type]
+        elif name == TWO_TOWER_SCORE:
             out[:, j] = product.sum(axis=1)
         elif name == TWO_TOWER_SCORE_STD:
             mu, sigma = score_scale(model)
@@ -139,10 +156,17 @@ def affinity_inputs(
 
 
 def frame_affinity_inputs(
-    model: Any, frame: pd.DataFrame, names: Sequence[str], videos: pd.DataFrame
+    model: Any,
+    frame: pd.DataFrame,
+    names: Sequence[str],
+    videos: pd.DataFrame,
+    history: Positives | None = None,
 ) -> np.ndarray:
-    """`affinity_inputs` for rows holding `user_id`, `video_id` and the two-tower's user feature columns."""
-    missing = [c for c in ("user_id", "video_id", *model.features) if c not in frame.columns]
+    """`affinity_inputs` for rows holding `user_id`, `video_id`, the two-tower's user feature columns and
+    (for `RECENT_SIMILARITY`) `event_timestamp`."""
+    timed = RECENT_SIMILARITY in names
+    wanted = ("user_id", "video_id", *model.features, *(["event_timestamp"] if timed else []))
+    missing = [c for c in wanted if c not in frame.columns]
     if missing:
         raise ValueError(
             f"The two-tower inputs need columns user_id, video_id and the {len(model.features)} "
@@ -156,4 +180,6 @@ def frame_affinity_inputs(
         x,
         frame["video_id"].to_numpy(dtype=np.int64),
         videos,
+        history=history,
+        at_s=frame["event_timestamp"].map(pd.Timestamp.timestamp).to_numpy(np.float64) if timed else None,
     )

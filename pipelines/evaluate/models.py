@@ -86,11 +86,15 @@ def ranking_stages(runtime: Runtime, holdout: pd.DataFrame, notes: list[str]) ->
         missing = [n for n in scorer.extra_inputs if n not in extra]
         if missing:
             from serving.affinity import frame_affinity_inputs
+            from serving.recent import RECENT_SIMILARITY, read_positives
             from serving.two_tower import read_videos
 
             if not videos:
                 videos.append(read_videos(runtime.engine))
-            values = frame_affinity_inputs(two_tower, holdout, missing, videos[0])
+            history = None
+            if RECENT_SIMILARITY in missing:
+                history = read_positives(runtime.engine, holdout["event_timestamp"].max().to_pydatetime())
+            values = frame_affinity_inputs(two_tower, holdout, missing, videos[0], history)
             extra.update({n: values[:, j] for j, n in enumerate(missing)})
         if not scorer.extra_inputs:
             return x

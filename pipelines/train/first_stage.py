@@ -84,6 +84,9 @@ DEFAULTS: dict[str, Any] = {
     # before; ranking_features.out_of_time_rows).
     "two_tower_rows": "out_of_time",
     "out_of_time_days": 2.0,
+    # Short-term interest (serving/recent.py) as the student's own input too. Off: the first stage is the
+    # cheap stage on aggregates; the user's recent videos are the re-ranker's (docs/models-ranking.md).
+    "recent_similarity": False,
 }
 
 
@@ -100,6 +103,8 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
     out_of_time = params["two_tower_rows"] == "out_of_time"
     score = rf.TWO_TOWER_SCORE_STD if out_of_time else rf.TWO_TOWER_SCORE  # see serving/affinity.py
     own = [score] if two_tower is not None and params["two_tower"] else []
+    if own and params["recent_similarity"]:
+        own.append(rf.RECENT_SIMILARITY)
     needed = list(dict.fromkeys([*own, *(teacher.extra_inputs if teacher is not None else [])]))
     affinity = None
     if needed:
@@ -107,9 +112,14 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
         from serving.two_tower import read_videos
 
         videos = read_videos(runtime.engine)
+        history = None
+        if rf.RECENT_SIMILARITY in needed:  # the teacher reads short-term interest (serving/recent.py)
+            from serving.recent import read_positives
+
+            history = read_positives(runtime.engine, sets.until)
 
         def affinity(frame: pd.DataFrame) -> pd.DataFrame:
-            return rf.with_two_tower_inputs(two_tower, frame, needed, videos)
+            return rf.with_two_tower_inputs(two_tower, frame, needed, videos, history)
 
         train_rows = sets.train
         if own and out_of_time:
@@ -117,10 +127,19 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
             # onto the current two-tower's space — as the re-ranker was trained.
             products = any(n.startswith(PRODUCT_PREFIX) for n in needed)
             train_rows = rf.out_of_time_rows(
-                runtime, sets, two_tower, videos, params["out_of_time_days"], progress, products
+                runtime,
+                sets,
+                two_tower,
+                videos,
+                params["out_of_time_days"],
+                progress,
+                products,
+                None,
+                history,
             )
             rest = [n for n in needed if n not in train_rows.columns]
-            train_rows = rf.with_two_tower_inputs(two_tower, train_rows, rest, videos) if rest else train_rows
+            if rest:
+                train_rows = rf.with_two_tower_inputs(two_tower, train_rows, rest, videos, history)
         else:
             train_rows = affinity(train_rows)
         sets = replace(sets, train=train_rows, holdout=affinity(sets.holdout))
@@ -299,7 +318,11 @@ def _agreement(
         raise ValueError(f"Candidate slates need `affinity` to compute {pair_dependent[:3]} for new pairs.")
     base = [c for c in dict.fromkeys([*teacher.features, *features]) if c not in pair_dependent]
     if pair_dependent:
-        base = list(dict.fromkeys([*base, "user_id", "video_id", *rf.two_tower_user_columns(holdout)]))
+        base = list(
+            dict.fromkeys(
+                [*base, "user_id", "video_id", "event_timestamp", *rf.two_tower_user_columns(holdout)]
+            )
+        )
     slates = rf.candidate_slates(
         holdout,
         n_requests=params["slate_requests"],

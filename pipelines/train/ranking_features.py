@@ -23,10 +23,17 @@ from pipelines.datasets.build import DatasetError
 from pipelines.evaluate.ranking import auc as auc
 from pipelines.evaluate.ranking import calibration_ratio as calibration_ratio
 from pipelines.evaluate.ranking import expected_calibration_error as expected_calibration_error
+from serving.recent import RECENT_SIMILARITY
 
 # Columns of a candidate that come from the user / the request, not from the video: in a slate every
 # candidate shares the request's values (see `candidate_slates`).
-USER_SIDE_PREFIXES = ("user_stats__", "request_time__hour_of_day", "request_time__is_weekend", "user_id")
+USER_SIDE_PREFIXES = (
+    "user_stats__",
+    "request_time__hour_of_day",
+    "request_time__is_weekend",
+    "user_id",
+    "event_timestamp",
+)
 TWO_TOWER_SCORE = "retrieval__two_tower_score"  # = serving.affinity.TWO_TOWER_SCORE
 TWO_TOWER_SCORE_STD = "retrieval__two_tower_score_std"  # = serving.affinity.TWO_TOWER_SCORE_STD
 TWO_TOWER_SERVICE = "two_tower_user"
@@ -108,16 +115,17 @@ def two_tower_user_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def with_two_tower_inputs(
-    model: Any, frame: pd.DataFrame, names: Sequence[str], videos: pd.DataFrame
+    model: Any, frame: pd.DataFrame, names: Sequence[str], videos: pd.DataFrame, history: Any = None
 ) -> pd.DataFrame:
-    """`frame` plus the named two-tower columns (serving.affinity: what serving and evaluation call)."""
+    """`frame` plus the named two-tower columns (serving.affinity: what serving and evaluation call);
+    `history` (serving.recent.Positives) is needed for `RECENT_SIMILARITY`."""
     from serving.affinity import frame_affinity_inputs
 
     names = list(names)
     if not names:
         return frame
     frame = frame.drop(columns=[n for n in names if n in frame.columns])  # always this model's values
-    values = frame_affinity_inputs(model, frame, names, videos)
+    values = frame_affinity_inputs(model, frame, names, videos, history)
     extra = pd.DataFrame(values, columns=names, index=frame.index)
     return pd.concat([frame, extra], axis=1)
 
@@ -127,6 +135,7 @@ class _FittedTwoTower:
 
     def __init__(self, fitted: Any, features: list[str], version: str, reference: Any) -> None:
         self.fitted, self.features, self.version, self.dim = fitted, features, version, fitted.dim
+        self.recency = fitted.recency_weight() is not None  # a trailing recency component (serving.recent)
         self.reference = reference  # the current version's reference sample: the same background
         self.rotation: np.ndarray | None = None  # orthogonal map onto another fit's space (`align`)
 
@@ -182,8 +191,10 @@ def out_of_time_rows(
     progress: Any = None,
     products: bool = False,
     info: dict[str, float] | None = None,
+    history: Any = None,
 ) -> pd.DataFrame:
-    """The last `days` of the training rows with an out-of-time `retrieval__two_tower_score_std`.
+    """The last `days` of the training rows with an out-of-time `retrieval__two_tower_score_std` (and, given
+    the users' positives as `history`, an out-of-time `retrieval__recent_similarity`).
 
     The current two-tower was trained on the whole training window, so its score on training rows is
     in-sample (on the dev world: AUC of engagement 0.84 on training rows vs 0.66 on the holdout). This fits a
@@ -228,7 +239,9 @@ def out_of_time_rows(
         if info is not None:
             info["two_tower_alignment_cosine"] = round(cosine, 6)
         names += product_names(current.dim)
-    values = frame_affinity_inputs(model, late, names, videos)
+    if history is not None:
+        names.append(RECENT_SIMILARITY)
+    values = frame_affinity_inputs(model, late, names, videos, history)
     extra = pd.DataFrame(values, columns=names, index=late.index)
     return pd.concat([late.drop(columns=names, errors="ignore"), extra], axis=1)
 

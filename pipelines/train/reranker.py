@@ -88,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
     # current two-tower on every training row; it was trained on them: measured too optimistic).
     "two_tower_rows": "out_of_time",
     "out_of_time_days": 2.0,
+    # Short-term interest (serving/recent.py): cosine of the candidate to the user's last positives before
+    # the request, in the two-tower's video space. The re-ranker's own input; the first stage lacks it.
+    "recent_similarity": True,
 }
 
 
@@ -110,17 +113,30 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
         score = rf.TWO_TOWER_SCORE_STD if out_of_time else rf.TWO_TOWER_SCORE  # see serving/affinity.py
         extra = [score, *(product_names(two_tower.dim) if products else [])]
         videos = read_videos(runtime.engine)
+        history = None
+        if params["recent_similarity"]:
+            from serving.recent import read_positives
+
+            history = read_positives(runtime.engine, sets.until)
+            extra.append(rf.RECENT_SIMILARITY)
         info: dict[str, float] = {}
         train_rows = (
             rf.out_of_time_rows(
-                runtime, sets, two_tower, videos, params["out_of_time_days"], progress, products, info
+                runtime,
+                sets,
+                two_tower,
+                videos,
+                params["out_of_time_days"],
+                progress,
+                products,
+                info,
+                history,
             )
             if out_of_time
-            else rf.with_two_tower_inputs(two_tower, sets.train, extra, videos)
+            else rf.with_two_tower_inputs(two_tower, sets.train, extra, videos, history)
         )
-        sets = replace(
-            sets, train=train_rows, holdout=rf.with_two_tower_inputs(two_tower, sets.holdout, extra, videos)
-        )
+        holdout = rf.with_two_tower_inputs(two_tower, sets.holdout, extra, videos, history)
+        sets = replace(sets, train=train_rows, holdout=holdout)
         params = {**params, **info}  # recorded in the manifest (the alignment's mean cosine)
     return fit_and_save(
         runtime,

@@ -37,6 +37,7 @@ from pipelines.train.common import TRAINERS, TrainOptions, TrainResult, trainer
 from pipelines.train.data import TrainingSets, load_sets
 from serving.affinity import TWO_TOWER_SCORE, TWO_TOWER_SCORE_STD, frame_affinity_inputs, product_names
 from serving.rankers import FirstStageScorer, RerankerScorer, utility
+from serving.recent import RECENT_SIMILARITY, read_positives
 from serving.two_tower import TwoTowerModel, read_videos
 from worldsim import WorldConfig, simulate_into_database
 
@@ -82,17 +83,18 @@ TINY_TWO_TOWER = {
 }
 
 # Pinned on the tiny world (seed 0, 4 epochs, the params above, 1 thread; the tiny two-tower above trained
-# first — both rankers read its standardised score, fitted out of time): same seed → same numbers.
+# first — both rankers read its standardised score, fitted out of time, and the re-ranker the recent
+# similarity): same seed → same numbers.
 PINNED_RERANKER = {
-    "ndcg20_utility": 0.653512,
-    "auc_like": 0.595082,
-    "auc_long_watch": 0.548602,
-    "watch_time_mae": 12.868973,
+    "ndcg20_utility": 0.660005,
+    "auc_like": 0.593624,
+    "auc_long_watch": 0.569016,
+    "watch_time_mae": 13.257766,
 }
 PINNED_FIRST_STAGE = {
-    "ndcg20_utility": 0.658893,
-    "auc_engaged": 0.55951,
-    "agreement_top20_in_top100": 0.995,
+    "ndcg20_utility": 0.668395,
+    "auc_engaged": 0.555413,
+    "agreement_top20_in_top100": 0.993333,
 }
 
 
@@ -114,7 +116,10 @@ class Trained:
         """The holdout matrix a scorer reads: its features, then its two-tower inputs (serving.affinity)."""
         holdout = self.sets.holdout
         model = TwoTowerModel.load(self.store)
-        extra = frame_affinity_inputs(model, holdout, scorer.extra_inputs, read_videos(self.runtime.engine))
+        history = read_positives(self.runtime.engine, UNTIL)
+        extra = frame_affinity_inputs(
+            model, holdout, scorer.extra_inputs, read_videos(self.runtime.engine), history
+        )
         return np.hstack([rf.matrix(holdout, scorer.features), extra])
 
 
@@ -185,7 +190,9 @@ def test_artifact_files_verify_and_manifest_says_what_was_trained(trained: Train
     assert manifest.primary_metric == "ndcg20_utility" and manifest.higher_is_better
     # The two-tower inputs are listed apart from the FeatureService features, with the version used.
     assert manifest.params["two_tower_version"] == trained.two_tower.artifact.manifest.version
-    assert manifest.params["extra_inputs"] == [TWO_TOWER_SCORE_STD]  # (products: their own test below)
+    # The re-ranker also reads the user's recent videos (serving/recent.py); the first stage does not.
+    recent = [RECENT_SIMILARITY] if model == "reranker" else []
+    assert manifest.params["extra_inputs"] == [TWO_TOWER_SCORE_STD, *recent]  # (products: own test below)
     # Out of time, the score is not better on training rows than on the holdout (in-sample it would be).
     m = result.metrics
     assert m["two_tower_score_auc_engaged_fit"] < m["two_tower_score_auc_engaged_holdout"] + 0.1
@@ -277,7 +284,7 @@ def test_a_reranker_reading_the_element_wise_product(trained: Trained, rows: str
     manifest = result.artifact.manifest
     dim = trained.two_tower.artifact.manifest.params["dim"]
     score = TWO_TOWER_SCORE_STD if rows == "out_of_time" else TWO_TOWER_SCORE
-    assert manifest.params["extra_inputs"] == [score, *product_names(dim)]
+    assert manifest.params["extra_inputs"] == [score, *product_names(dim), RECENT_SIMILARITY]
     assert manifest.features == trained.reranker_features  # the contract stays the FeatureService
     train = trained.sets.train
     if rows == "out_of_time":  # the out-of-time fit's space was rotated onto the current two-tower's
@@ -297,6 +304,25 @@ def test_a_reranker_reading_the_element_wise_product(trained: Trained, rows: str
     value = rerank.utility(trained.inputs(rerank))
     assert rf.ndcg_at_k(
         holdout["request_id"].to_numpy(), value, rf.realised_utility(holdout, load_value_model())
+    ) == pytest.approx(result.metrics["ndcg20_utility"], abs=1e-6)
+
+
+def test_a_first_stage_reading_the_recent_similarity_too(trained: Trained) -> None:
+    params = TINY_FIRST_STAGE | {"recent_similarity": True}
+    result = first_stage.train(trained.runtime, _options(promote=False, params=params))
+    manifest = result.artifact.manifest
+    assert manifest.params["extra_inputs"] == [TWO_TOWER_SCORE_STD, RECENT_SIMILARITY]
+    first = FirstStageScorer.load(
+        trained.store,
+        expected_features=trained.first_stage_features,
+        version=manifest.version,
+        two_tower_version=trained.two_tower.artifact.manifest.version,
+    )
+    holdout = trained.sets.holdout
+    assert rf.ndcg_at_k(
+        holdout["request_id"].to_numpy(),
+        first.score(trained.inputs(first)),
+        rf.realised_utility(holdout, load_value_model()),
     ) == pytest.approx(result.metrics["ndcg20_utility"], abs=1e-6)
 
 
