@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pytest
@@ -150,3 +151,25 @@ def test_values_the_fast_parse_does_not_take_are_decoded_generically(world) -> N
     np.testing.assert_array_equal(after.values, want)
     assert not np.isnan(before.column("video_stats__like_rate")[3])
     reader.close()
+
+
+def test_the_bench_reports_ours_and_stock_from_one_run(world) -> None:  # type: ignore[no-untyped-def]
+    from pipelines.bench.online_bench import run_online_bench
+
+    (settings, stores), _, _, _ = world
+    results = run_online_bench(
+        settings, stores, candidates=40, requests=10, db=14, end=UNTIL, ours_per_request=3
+    )
+    assert [r.metric for r in results] == [
+        "online features p50 (40 candidates)",
+        "online features p99 (40 candidates)",
+    ]
+    for r in results:
+        assert r.unit == "ms" and r.ours > 0 and r.baseline > 0 and not r.higher_is_better
+        assert r.ratio == pytest.approx(r.baseline / r.ours)
+        assert r.details["ours_reads"] == 30 and r.details["features"] == 98
+        record = json.loads(r.as_json())
+        assert {"metric", "unit", "ours", "baseline", "ratio"} <= set(record)
+    assert (
+        redis.Redis.from_url(str(settings.redis_url).rsplit("/", 1)[0] + "/14").dbsize() == 0
+    )  # scratch db flushed
