@@ -24,8 +24,10 @@ Artifact layout (artifacts/two-tower/<version>/):
                    uploaded_s: float64 [None] (unix seconds), duration_s: float32 [None] (NaN = NULL),
                    tags: string [None, None] ('' pads),
                    visual_vec / text_vec / audio_vec: float32 [None, width] (NaN row = NULL)})`
-                   → float32 [None, d]
-    video_inputs.json   the content widths and tag slots the video tower expects (`video_inputs` reads it)
+                   → float32 [None, d]; only the content columns of video_inputs.json are inputs
+    video_inputs.json   the content widths and tag slots the video tower expects (`video_inputs` reads it);
+                        a content column no training-time video had (all NULL, e.g. MovieLens) is absent
+                        from `widths` and from the signature: the tower then reads tags + metadata + id
     reference.npz       a sample of inputs with the training-time vectors; `load` re-embeds it and refuses an
                         export that does not reproduce them (a broken export or a TensorFlow that differs)
 Normalisation statistics, hash bucket counts and the video-id vocabulary live inside the SavedModels, so the
@@ -62,10 +64,18 @@ VIDEO_COLUMNS = ("video_id", "creator_id", "uploaded_at", "duration_s", "tags", 
 
 @dataclass(frozen=True)
 class VideoInputSpec:
-    """What the video tower's inputs look like: content vector widths and the number of tag slots."""
+    """What the video tower's inputs look like: content vector widths and the number of tag slots.
+
+    `widths` holds only the content columns the tower reads: a column no video had at training time (e.g.
+    MovieLens, which has genres but no content vectors) is not an input at all."""
 
     widths: dict[str, int]
     max_tags: int
+
+    @property
+    def content_columns(self) -> tuple[str, ...]:
+        """The content columns the tower reads, in `CONTENT_COLUMNS` order (possibly none)."""
+        return tuple(c for c in CONTENT_COLUMNS if c in self.widths)
 
     def to_json(self) -> str:
         return json.dumps({"widths": self.widths, "max_tags": self.max_tags}, indent=2, sort_keys=True)
@@ -123,7 +133,7 @@ def video_inputs(videos: pd.DataFrame, spec: VideoInputSpec) -> dict[str, np.nda
             kept = [str(t).encode() for t in list(row)[: spec.max_tags]]
             tags[i, : len(kept)] = kept
     out["tags"] = tags
-    for column in CONTENT_COLUMNS:
+    for column in spec.content_columns:
         width = spec.widths[column]
         matrix = np.full((n, width), np.nan, dtype=np.float32)
         for i, vector in enumerate(videos[column].tolist()):

@@ -16,10 +16,12 @@ hard negative per row, with
 User tower: hashed user id embedding + the `two_tower_user` features (missing indicator for a user without a
 feature row, signed log1p, training mean/variance, NaN → 0, clipped), MLP, L2-normalised.
 Video tower: content encoder over visual/text/audio vectors (corpus mean/variance, NaN → 0 plus a missing
-indicator per modality) and log duration, a hashed creator embedding, mean-pooled hashed tag embeddings and,
-optionally, a video-id embedding over the training vocabulary with per-row dropout (an unseen id maps to a
-zero vector) — so a brand-new video gets a content-based vector. MLP, L2-normalised; logits divide by a
-temperature. Everything the towers need at serving time is inside the SavedModels (see serving/two_tower.py).
+indicator per modality; a column no video has, e.g. on MovieLens, is not an input at all — `content_widths`,
+recorded in video_inputs.json and the manifest) and log duration, a hashed creator embedding, mean-pooled
+hashed tag embeddings and, optionally, a video-id embedding over the training vocabulary with per-row dropout
+(an unseen id maps to a zero vector) — so a brand-new video gets a content-based vector. MLP, L2-normalised;
+logits divide by a temperature. Everything the towers need at serving time is inside the SavedModels (see
+serving/two_tower.py).
 
 Metrics on the holdout (`foryou evaluate`'s protocol, pipelines/train/retrieval_features.py): recall@100 and
 @300 over the whole corpus by exact dot product, the same for popularity (most engaged videos of training) and
@@ -142,7 +144,8 @@ def fit_and_save(
         **params,
         "video_vocabulary": int(len(fitted.video_vocabulary)),
         "hard_negative_pool": int(0 if hard_negative_pool is None else len(hard_negative_pool)),
-        "content_widths": fitted.spec.widths,
+        "content_widths": fitted.spec.widths,  # a content column absent here is not a tower input
+        "content_columns_absent": [c for c in CONTENT_COLUMNS if c not in fitted.spec.widths],
         "dim": fitted.dim,
         "recency_weight_per_day": fitted.recency_weight(),
     }
@@ -251,7 +254,7 @@ def video_signature(tf: Any, spec: VideoInputSpec) -> dict[str, Any]:
         "duration_s": tf.TensorSpec([None], tf.float32, name="duration_s"),
         "tags": tf.TensorSpec([None, None], tf.string, name="tags"),
     }
-    for column in CONTENT_COLUMNS:
+    for column in spec.content_columns:
         signature[column] = tf.TensorSpec([None, spec.widths[column]], tf.float32, name=column)
     return signature
 
@@ -382,15 +385,15 @@ def fit(
 
 
 def content_widths(videos: pd.DataFrame) -> dict[str, int]:
-    """Each content column's vector length, from the first non-NULL value (all must agree)."""
+    """Each content column's vector length, from the first non-NULL value (all must agree).
+
+    A column no video has (all NULL: MovieLens has genres but no content vectors) is left out, so the video
+    tower has no input for it; a column only some videos have stays in (NaN row + missing indicator)."""
     widths = {}
     for column in CONTENT_COLUMNS:
         values = [v for v in videos[column].tolist() if v is not None and not isinstance(v, float)]
-        if not values:
-            raise DatasetError(
-                f"No video has a {column}; the two-tower video tower needs content vectors in `videos`."
-            )
-        widths[column] = len(values[0])
+        if values:
+            widths[column] = len(values[0])
     return widths
 
 
@@ -453,24 +456,27 @@ def build_video_tower(
         "duration_s": tf.keras.Input(shape=(), dtype=tf.float32, name="duration_s"),
         "tags": tf.keras.Input(shape=(None,), dtype=tf.string, name="tags"),
     }
-    for column in CONTENT_COLUMNS:
+    columns = spec.content_columns  # only the content columns some video has (possibly none)
+    for column in columns:
         inputs[column] = tf.keras.Input(shape=(spec.widths[column],), dtype=tf.float32, name=column)
 
     # Statistics over the whole catalogue (content is known before any interaction; no label leaks).
-    content = np.hstack([catalogue[c] for c in CONTENT_COLUMNS])
-    c_mean, c_var = _nan_stats(content)
     d_mean, d_var = _nan_stats(np.log1p(catalogue["duration_s"].astype(np.float64))[:, None])
-    z, missing = _standardise(tf, tf.concat([inputs[c] for c in CONTENT_COLUMNS], axis=1), c_mean, c_var)
-    indicators = []
-    start = 0
-    for column in CONTENT_COLUMNS:
-        width = spec.widths[column]
-        indicators.append(
-            tf.reduce_max(tf.cast(missing[:, start : start + width], tf.float32), axis=1, keepdims=True)
-        )
-        start += width
+    content_parts: list[Any] = []
+    if columns:
+        c_mean, c_var = _nan_stats(np.hstack([catalogue[c] for c in columns]))
+        z, missing = _standardise(tf, tf.concat([inputs[c] for c in columns], axis=1), c_mean, c_var)
+        indicators = []
+        start = 0
+        for column in columns:
+            width = spec.widths[column]
+            indicators.append(
+                tf.reduce_max(tf.cast(missing[:, start : start + width], tf.float32), axis=1, keepdims=True)
+            )
+            start += width
+        content_parts = [z, *indicators]
     duration, duration_missing = _standardise(tf, tf.math.log1p(inputs["duration_s"][:, None]), d_mean, d_var)
-    content_h = tf.concat([z, *indicators, duration, tf.cast(duration_missing, tf.float32)], axis=1)
+    content_h = tf.concat([*content_parts, duration, tf.cast(duration_missing, tf.float32)], axis=1)
     content_h = tf.keras.layers.Dense(params["hidden"], activation="relu", name="content_hidden")(content_h)
 
     creator = tf.keras.layers.Hashing(num_bins=params["creator_buckets"], name="creator_hash")(
