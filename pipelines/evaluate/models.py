@@ -40,11 +40,9 @@ def corpus_video_vectors(runtime: Runtime, model, corpus: Corpus) -> np.ndarray:
 
 
 def model_sources(runtime: Runtime, queries: Queries, corpus: Corpus, notes: list[str]) -> dict[str, Source]:
-    """`two-tower`: the user tower at the query time, exact dot product over the video tower's vectors.
-
-    The session encoder is measured within sessions by its trainer (docs/models-session.md); as a source here
-    it still needs each query's watched prefix at the query time.
-    """
+    """`two-tower`: the user tower at the query time, exact dot product over the video tower's vectors;
+    `session`: the session encoder over the query's session so far (pipelines/evaluate/session_source.py),
+    same vectors — when a current session model trained against the current two-tower exists."""
     store = _store(runtime)
     out: dict[str, Source] = {}
     if not _current(store, "two-tower", notes):
@@ -58,6 +56,17 @@ def model_sources(runtime: Runtime, queries: Queries, corpus: Corpus, notes: lis
         queries.user_id, queries.features[list(model.features)].to_numpy(dtype=np.float32, na_value=np.nan)
     )
     out["two-tower"] = src.scored(users, videos)
+    if _current(store, "session", notes):
+        from foryou.artifacts import ArtifactError
+        from pipelines.evaluate.session_source import session_source
+        from serving.session_encoder import SessionEncoder
+
+        try:
+            encoder = SessionEncoder.load(store, model.version)
+        except ArtifactError as exc:
+            notes.append(f"session source left out: {exc}")
+        else:
+            out["session"] = session_source(runtime.engine, encoder, videos, notes)
     return out
 
 

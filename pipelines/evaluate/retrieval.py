@@ -4,7 +4,8 @@ Protocol (docs/evaluation.md): a query is a holdout user at the moment just befo
 positive (long watch, like, save or share); its targets are the videos that user engaged positively in the
 holdout, minus those already shown to them before the query. Every source ranks the corpus as it stood at
 the query time: videos uploaded later and videos the user was already shown are excluded (serving's
-filters), so no source can profit from the future. recall@K = |top K ∩ targets| / |targets|, averaged
+filters), so no source can profit from the future. "Shown" is an impression or a view (data without
+impressions, e.g. MovieLens ratings, logs only views). recall@K = |top K ∩ targets| / |targets|, averaged
 over queries.
 """
 
@@ -86,7 +87,8 @@ def make_queries(
             conn.execute(
                 sa.text(
                     "SELECT user_id, video_id, extract(epoch FROM ts)::float8 AS ts FROM events "
-                    "WHERE event_type = 'impression' AND user_id = ANY(:users) AND ts <= to_timestamp(:last)"
+                    "WHERE event_type IN ('impression', 'view') AND user_id = ANY(:users) "
+                    "AND ts <= to_timestamp(:last)"
                 ),
                 {"users": users.tolist(), "last": float(query_s.max()) if len(query_s) else 0.0},
             ).all(),

@@ -59,16 +59,9 @@ WHERE EXISTS (
           AND shown.event_type = 'impression' AND shown.ts < c.cut)
 """
 
-STEPS_SQL = f"""
-WITH targets AS ({TARGETS_SQL}),
-numbered AS (
-    SELECT row_number() OVER (ORDER BY t.cut, t.user_id, t.video_id, t.session_id) - 1 AS target, t.*
-    FROM targets AS t
-)
-SELECT n.target, n.session_id, n.user_id, n.video_id, n.target_ts, n.cut,
-       s.step_video_id, s.step_ts, s.dwell_ms, s.watch_fraction, s.skipped, s.engaged
-FROM numbered AS n
-CROSS JOIN LATERAL (
+# The prefix of a row `n` (user_id, session_id, cut): its session's last :max_len watched videos before the
+# cut, newest first (also the evaluation's session source, pipelines/evaluate/session_source.py).
+PREFIX_STEPS_SQL = """
     SELECT e.event_id AS step_event_id, e.video_id AS step_video_id, e.ts AS step_ts,
            e.dwell_ms, e.watch_fraction,
            (e.event_type = 'skip') AS skipped,
@@ -82,6 +75,19 @@ CROSS JOIN LATERAL (
       AND (CAST(:since AS timestamptz) IS NULL OR e.ts > :since)
     ORDER BY e.ts DESC, e.event_id DESC
     LIMIT :max_len
+"""
+
+STEPS_SQL = f"""
+WITH targets AS ({TARGETS_SQL}),
+numbered AS (
+    SELECT row_number() OVER (ORDER BY t.cut, t.user_id, t.video_id, t.session_id) - 1 AS target, t.*
+    FROM targets AS t
+)
+SELECT n.target, n.session_id, n.user_id, n.video_id, n.target_ts, n.cut,
+       s.step_video_id, s.step_ts, s.dwell_ms, s.watch_fraction, s.skipped, s.engaged
+FROM numbered AS n
+CROSS JOIN LATERAL (
+{PREFIX_STEPS_SQL}
 ) AS s
 ORDER BY n.target, s.step_ts, s.step_event_id
 """

@@ -236,3 +236,42 @@ def test_no_two_tower_and_empty_windows_are_clear_errors(trained: Trained) -> No
         )
     with pytest.raises(Exception, match="Unknown session params"):
         session_encoder._params(dataclasses.replace(OPTIONS, params={"hiden": 8}))
+
+
+def test_the_evaluations_session_source_sees_what_the_trainer_sees(trained: Trained) -> None:
+    """At a holdout target's cut, the evaluation's query prefix is the trainer's prefix, step for step, and
+    the source ranks the corpus by the loaded encoder's query among videos uploaded by then, not shown."""
+    from pipelines.evaluate.retrieval import Queries, load_corpus
+    from pipelines.evaluate.session_source import query_prefixes, session_source
+
+    holdout = read_sequences(trained.engine, until=UNTIL, since=UNTIL - dt.timedelta(days=1), max_len=20)
+    picked = holdout.subset(np.arange(len(holdout)) % max(1, len(holdout) // 40) == 0)
+    corpus = load_corpus(trained.engine)
+    cut_s = (picked.targets["cut"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+    queries = Queries(
+        picked.targets["user_id"].to_numpy(np.int64),
+        cut_s,
+        [corpus.rows(np.array([v])) for v in picked.targets["video_id"].to_numpy(np.int64)],
+        [np.array([0], dtype=np.int64)] * len(picked),  # corpus row 0 counts as already shown
+        pd.DataFrame(index=range(len(picked))),
+    )
+    prefixes = query_prefixes(trained.engine, queries, 20)
+    np.testing.assert_array_equal(prefixes.lengths, picked.lengths)
+    np.testing.assert_array_equal(prefixes.step_video_id, picked.step_video_id)
+    np.testing.assert_allclose(prefixes.steps, picked.steps, rtol=1e-6, atol=1e-4)  # age_s: float cut
+
+    encoder = SessionEncoder.load(trained.store, STAND_IN)
+    vectors = session_encoder.aligned_vectors(trained.space, corpus)
+    notes: list[str] = []
+    ranked = session_source(trained.engine, encoder, vectors, notes)(queries, corpus, 50)
+    assert len(ranked) == len(picked) and any(f"{len(picked)} of {len(picked)} queries" in n for n in notes)
+    e = vectors[
+        corpus.rows(np.where(picked.step_video_id >= 0, picked.step_video_id, corpus.video_id[0]).ravel())
+    ]
+    e = e.reshape(*picked.step_video_id.shape, -1) * (picked.step_video_id >= 0)[..., None]
+    expected = encoder.encode_batch(e, picked.steps, picked.lengths) @ vectors.T
+    for i, rows in enumerate(ranked):
+        assert 0 < len(rows) <= 50 and 0 not in rows
+        assert (corpus.uploaded_s[rows] <= cut_s[i]).all()
+        allowed = (corpus.uploaded_s <= cut_s[i]) & (np.arange(len(corpus)) != 0)
+        assert rows[0] == np.flatnonzero(allowed)[np.argmax(expected[i][allowed])]
