@@ -70,12 +70,18 @@ def model_sources(runtime: Runtime, queries: Queries, corpus: Corpus, notes: lis
     return out
 
 
-def ranking_stages(runtime: Runtime, holdout: pd.DataFrame, notes: list[str]) -> dict[str, object]:
+def ranking_stages(
+    runtime: Runtime,
+    holdout: pd.DataFrame,
+    notes: list[str],
+    stages: tuple[str, ...] = ("re-ranker", "first stage"),
+) -> dict[str, object]:
     """Scores of `first stage` and `re-ranker` on the holdout rows, and the re-ranker's per-head table.
 
     A ranker that reads two-tower inputs (manifest params `extra_inputs`) is loaded bound to the current
     two-tower (refused if it was trained against another version), and its extra inputs are computed for
-    the holdout rows by serving.affinity — the function training and serving call."""
+    the holdout rows by serving.affinity — the function training and serving call. `stages` limits the work
+    (the two-tower trainer scores its hard-negative candidates with the re-ranker only)."""
     store = _store(runtime)
     out: dict[str, object] = {}
     from pipelines.train.ranking_features import service_features
@@ -109,7 +115,7 @@ def ranking_stages(runtime: Runtime, holdout: pd.DataFrame, notes: list[str]) ->
             return x
         return np.hstack([x, np.column_stack([extra[n] for n in scorer.extra_inputs])]).astype(np.float32)
 
-    if _current(store, "reranker", notes):
+    if "re-ranker" in stages and _current(store, "reranker", notes):
         from serving.rankers import RerankerScorer, utility
 
         scorer = RerankerScorer.load(
@@ -125,7 +131,7 @@ def ranking_stages(runtime: Runtime, holdout: pd.DataFrame, notes: list[str]) ->
         out["__heads__"] = head_table(holdout, heads)
         if scorer.extra_inputs:
             notes.append(f"re-ranker reads {len(scorer.extra_inputs)} two-tower inputs (two-tower {version})")
-    if _current(store, "first-stage", notes):
+    if "first stage" in stages and _current(store, "first-stage", notes):
         from serving.rankers import FirstStageScorer
 
         first = FirstStageScorer.load(

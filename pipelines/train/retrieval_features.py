@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,35 @@ def shown_not_engaged(ranking_train: pd.DataFrame, max_position: int) -> pd.Data
     engaged = ranking_train[list(ENGAGEMENT)].sum(axis=1) > 0
     high = ranking_train["position"] < max_position
     return ranking_train.loc[high & ~engaged, ["user_id", "video_id"]].reset_index(drop=True)
+
+
+def reranker_scored_not_engaged(
+    runtime: Any, ranking_train: pd.DataFrame, min_quantile: float, notes: list[str]
+) -> tuple[pd.DataFrame, str] | None:
+    """Impressions the current re-ranker scored high that got no engagement: user_id, video_id.
+
+    "High": a utility at or above the `min_quantile` quantile of the re-ranker's utility over every training
+    impression. Scored through the evaluation's path (the serving loaders, bound to the current two-tower).
+    Returns (pool, re-ranker version), or None when no current re-ranker can score (a reason in `notes`)."""
+    from foryou.artifacts import ArtifactError, ArtifactStore
+    from pipelines.evaluate.models import ranking_stages
+
+    require_columns(ranking_train, ["user_id", "video_id", *ENGAGEMENT], "ranking")
+    store = ArtifactStore(runtime.settings.artifacts_dir)
+    version = store.current_version("reranker")
+    if version is None:
+        notes.append("no current re-ranker: hard negatives by position instead")
+        return None
+    try:
+        scored = ranking_stages(runtime, ranking_train, notes, stages=("re-ranker",))
+    except ArtifactError as exc:  # e.g. trained against another two-tower than the current one
+        notes.append(f"the current re-ranker cannot score ({exc}): hard negatives by position instead")
+        return None
+    utility = np.asarray(scored["re-ranker"], dtype=np.float64)
+    engaged = (ranking_train[list(ENGAGEMENT)].sum(axis=1) > 0).to_numpy()
+    high = utility >= np.quantile(utility, min_quantile)
+    pool = ranking_train.loc[high & ~engaged, ["user_id", "video_id"]].reset_index(drop=True)
+    return pool, version
 
 
 def sample_hard_negatives(user_ids: np.ndarray, pool: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:

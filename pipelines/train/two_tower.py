@@ -10,9 +10,12 @@ hard negative per row, with
     popular videos are not pushed down merely for being frequent in-batch negatives (FIELD_NOTES: without it
     a two-tower scores half of popularity);
   - `remove_accidental_hits` with video ids (a user's own positive appearing as another row's candidate);
-  - hard negatives: a shown-but-not-engaged impression of the same user (slot < `hard_negative_max_position`,
-    no like / long watch / share / save / comment / follow within the label horizon) from the ranking set.
-    No re-ranker score is used to pick them (the logged order stands in for "scored high").
+  - hard negatives: an impression of the same user the current re-ranker scored high (utility in the top
+    `1 − hard_negative_min_quantile` of the training impressions) that got no like / long watch / share /
+    save / comment / follow within the label horizon (`hard_negative_source = "reranker"`); without a current
+    re-ranker that can score (the first training: the re-ranker is trained after the two-tower) the logged
+    order stands in for "scored high": a shown-but-not-engaged impression in slot <
+    `hard_negative_max_position` (`"position"`). The manifest's `hard_negative_source_used` says which.
 User tower: hashed user id embedding + the `two_tower_user` features (missing indicator for a user without a
 feature row, signed log1p, training mean/variance, NaN → 0, clipped), MLP, L2-normalised.
 Video tower: content encoder over visual/text/audio vectors (corpus mean/variance, NaN → 0 plus a missing
@@ -81,6 +84,8 @@ DEFAULTS: dict[str, Any] = {
     "video_id_embedding": False,
     "video_id_dropout": 0.5,
     "hard_negatives": True,
+    "hard_negative_source": "reranker",  # or "position"; "reranker" falls back to position without one
+    "hard_negative_min_quantile": 0.75,
     "hard_negative_max_position": 3,
     "log_q": True,
     "recency": True,
@@ -109,9 +114,28 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
             if progress is not None:
                 progress.console.print(f"no hard negatives: {exc}", markup=False)
         else:
-            pool = rf.shown_not_engaged(ranking.train, params["hard_negative_max_position"])
+            pool, params = hard_negative_pool(runtime, ranking.train, params, progress)
     videos = read_videos(runtime.engine)
     return fit_and_save(runtime, sets, videos, pool, options, params, progress)
+
+
+def hard_negative_pool(
+    runtime: Runtime, ranking_train: pd.DataFrame, params: dict[str, Any], progress: Any = None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The hard-negative pool (user_id, video_id) and params with `hard_negative_source_used` recorded."""
+    if params["hard_negative_source"] == "reranker":
+        notes: list[str] = []
+        scored = rf.reranker_scored_not_engaged(
+            runtime, ranking_train, params["hard_negative_min_quantile"], notes
+        )
+        if scored is not None:
+            pool, version = scored
+            return pool, {**params, "hard_negative_source_used": f"reranker {version}"}
+        if progress is not None:
+            for note in notes:
+                progress.console.print(note, markup=False)
+    pool = rf.shown_not_engaged(ranking_train, params["hard_negative_max_position"])
+    return pool, {**params, "hard_negative_source_used": "position"}
 
 
 def fit_and_save(
@@ -614,4 +638,12 @@ def _params(options: TrainOptions) -> dict[str, Any]:
         raise ConfigError(f"video_id_dropout must be in [0, 1) (got {params['video_id_dropout']}).")
     if params["temperature"] is not None and params["temperature"] <= 0:
         raise ConfigError(f"temperature must be positive (got {params['temperature']}).")
+    if params["hard_negative_source"] not in ("reranker", "position"):
+        raise ConfigError(
+            f"hard_negative_source must be 'reranker' or 'position' (got {params['hard_negative_source']!r})."
+        )
+    if not 0 <= params["hard_negative_min_quantile"] < 1:
+        raise ConfigError(
+            f"hard_negative_min_quantile must be in [0, 1) (got {params['hard_negative_min_quantile']})."
+        )
     return params

@@ -31,7 +31,7 @@ from foryou.value_model import BINARY_HEADS, HEADS, load_value_model
 from pipelines.datasets.build import DatasetError
 from pipelines.evaluate.models import ranking_stages
 from pipelines.features.build import build
-from pipelines.train import first_stage, reranker, two_tower
+from pipelines.train import first_stage, reranker, retrieval_features, two_tower
 from pipelines.train import ranking_features as rf
 from pipelines.train.common import TRAINERS, TrainOptions, TrainResult, trainer
 from pipelines.train.data import TrainingSets, load_sets
@@ -424,3 +424,23 @@ def test_distilling_without_a_reranker_and_unknown_params_are_config_errors(trai
         )
     with pytest.raises(ConfigError, match=r"Unknown re-ranker params \['hiden'\]"):
         reranker.train(trained.runtime, _options(params={"hiden": [8]}))
+
+
+def test_two_tower_hard_negatives_are_what_the_reranker_scored_high(trained: Trained, tmp_path: Path) -> None:
+    # The fixture's two-tower was trained before any re-ranker existed: hard negatives by logged position.
+    assert trained.two_tower.artifact.manifest.params["hard_negative_source_used"] == "position"
+    params = {**two_tower.DEFAULTS, "hard_negative_min_quantile": 0.8}
+    train = trained.sets.train
+    pool, used = two_tower.hard_negative_pool(trained.runtime, train, params)
+    assert used["hard_negative_source_used"] == f"reranker {trained.reranker.artifact.manifest.version}"
+    notes: list[str] = []
+    utility = np.asarray(ranking_stages(trained.runtime, train, notes, stages=("re-ranker",))["re-ranker"])
+    engaged = train[["like", "long_watch", "share", "save", "comment", "follow"]].sum(axis=1).to_numpy() > 0
+    want = train.loc[(utility >= np.quantile(utility, 0.8)) & ~engaged, ["user_id", "video_id"]]
+    assert 0 < len(pool) < 0.2 * len(train)
+    assert pool.to_numpy().tolist() == want.to_numpy().tolist()
+    # No current re-ranker (another artifacts root): the logged order stands in.
+    bare = Runtime(trained.runtime.settings.model_copy(update={"home": tmp_path}), trained.runtime.stores)
+    fallback, used = two_tower.hard_negative_pool(bare, train, params)
+    assert used["hard_negative_source_used"] == "position"
+    assert fallback.equals(retrieval_features.shown_not_engaged(train, params["hard_negative_max_position"]))
