@@ -181,3 +181,22 @@ def test_cli_materializes_and_reports_json(world, cli_env: dict[str, str]) -> No
     assert second.exit_code == 0, second.output
     rec2 = json.loads(second.stdout.strip().splitlines()[-1])
     assert rec2["rows_written"] == 0 and rec2["start"] == UNTIL.isoformat()
+
+
+def test_the_bench_times_ours_and_stock_on_the_same_rows_and_checks_their_bytes(world) -> None:  # type: ignore[no-untyped-def]
+    from pipelines.bench.materialize_bench import run_materialize_bench
+
+    (settings, stores), _ = world
+    [result] = run_materialize_bench(settings, stores, end=UNTIL, stock_db=STOCK_DB, ours_db=OURS_DB)
+    assert result.metric == "materialize throughput" and result.unit == "rows/s" and result.higher_is_better
+    assert result.details["redis_identical"] is True and result.details["rows"] > 0
+    assert result.ours == pytest.approx(
+        result.details["rows"] / result.details["ours_seconds"], rel=0.05
+    )  # seconds rounded to ms
+    assert result.baseline == pytest.approx(
+        result.details["rows"] / result.details["stock_seconds"], rel=0.01
+    )
+    assert result.ratio == pytest.approx(result.ours / result.baseline)
+    assert set(result.details["per_view"]) == set(result.details["views"])
+    for db in (OURS_DB, STOCK_DB):  # the scratch databases are left empty
+        assert redis.Redis.from_url(str(settings.redis_url).rsplit("/", 1)[0] + f"/{db}").dbsize() == 0
