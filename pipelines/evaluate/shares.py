@@ -2,9 +2,9 @@
 
 Round-robin gives every source ~K / n slots, so a weak source (fresh uploads, trending) takes as many slots
 as the best one and the union falls below the best source alone. Here the budget is split by what each
-source adds: a greedy allocation hands out K in steps, each step to the source whose next candidates add
-the most *new* targets to the union so far (a target two sources both find counts once), so a source that
-only repeats another's candidates gets nothing.
+source adds: a greedy allocation hands out K in steps, each round to the source whose next run of
+candidates adds the most *new* targets to the union so far per step (a target two sources both find counts
+once, so a source that only repeats another's candidates gets nothing).
 
 Shares are fitted on one half of the queries and applied to the other (two-fold cross-fitting, folds by a
 seeded shuffle of the queries), so the union's recall@K is measured on queries its shares never saw.

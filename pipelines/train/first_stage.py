@@ -126,16 +126,9 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
             # The teacher's element-wise product (if it reads one) from the same out-of-time fit, aligned
             # onto the current two-tower's space — as the re-ranker was trained.
             products = any(n.startswith(PRODUCT_PREFIX) for n in needed)
+            days = params["out_of_time_days"]
             train_rows = rf.out_of_time_rows(
-                runtime,
-                sets,
-                two_tower,
-                videos,
-                params["out_of_time_days"],
-                progress,
-                products,
-                None,
-                history,
+                runtime, sets, two_tower, videos, days, progress, products=products, history=history
             )
             rest = [n for n in needed if n not in train_rows.columns]
             if rest:

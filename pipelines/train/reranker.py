@@ -120,21 +120,21 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
             history = read_positives(runtime.engine, sets.until)
             extra.append(rf.RECENT_SIMILARITY)
         info: dict[str, float] = {}
-        train_rows = (
-            rf.out_of_time_rows(
+        if out_of_time:
+            days = params["out_of_time_days"]
+            train_rows = rf.out_of_time_rows(
                 runtime,
                 sets,
                 two_tower,
                 videos,
-                params["out_of_time_days"],
+                days,
                 progress,
-                products,
-                info,
-                history,
+                products=products,
+                info=info,
+                history=history,
             )
-            if out_of_time
-            else rf.with_two_tower_inputs(two_tower, sets.train, extra, videos, history)
-        )
+        else:
+            train_rows = rf.with_two_tower_inputs(two_tower, sets.train, extra, videos, history)
         holdout = rf.with_two_tower_inputs(two_tower, sets.holdout, extra, videos, history)
         sets = replace(sets, train=train_rows, holdout=holdout)
         params = {**params, **info}  # recorded in the manifest (the alignment's mean cosine)
