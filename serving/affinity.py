@@ -18,6 +18,8 @@ order, NaN = missing), the candidate's video id, and rows of the `videos` table 
   served another's (the rankers' out-of-time training, pipelines/train/ranking_features.out_of_time_rows);
 - `retrieval__recent_similarity` (`RECENT_SIMILARITY`, serving/recent.py): cosine between the candidate and
   the mean of the user's last positives before the row's time — short-term interest (needs `history`);
+- `retrieval__follows_creator` (`FOLLOWS_CREATOR`, serving/follows.py): 1 when the user followed the
+  candidate's creator before the row's time (needs `history`; the creator comes from `videos`);
 - `retrieval__two_tower_uv_<i>` (`product_names(dim)`): component i of the element-wise product
   user ⊙ video (their sum is the score) — richer than the single score, but tied to one vector space:
   another fit's dimensions mean something else unless its space is first rotated onto this one (the
@@ -37,7 +39,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serving.recent import RECENT_SIMILARITY, Positives, recent_similarity
+from serving.follows import FOLLOWS_CREATOR
+from serving.history import UserHistory
+from serving.recent import RECENT_SIMILARITY, recent_similarity
 
 TWO_TOWER_SCORE = "retrieval__two_tower_score"
 TWO_TOWER_SCORE_STD = "retrieval__two_tower_score_std"
@@ -118,16 +122,18 @@ def affinity_inputs(
     video_ids: Sequence[int] | np.ndarray,
     videos: pd.DataFrame,
     *,
-    history: Positives | None = None,
+    history: UserHistory | None = None,
     at_s: Any = None,
 ) -> np.ndarray:
     """float32 [n, len(names)]: the named two-tower inputs (see the module doc) per (user, video) pair.
 
-    `RECENT_SIMILARITY` (serving/recent.py) also needs the users' positives (`history`) and each row's
-    time (`at_s`, unix seconds): only positives strictly before it count."""
+    `RECENT_SIMILARITY` (serving/recent.py) and `FOLLOWS_CREATOR` (serving/follows.py) also need the users'
+    history (`serving.history.read_history`) and each row's time (`at_s`, unix seconds): only what happened
+    strictly before it counts."""
     names = list(names)
     products = set(product_names(model.dim))
-    known = (TWO_TOWER_SCORE, TWO_TOWER_SCORE_STD, RECENT_SIMILARITY)
+    timed = (RECENT_SIMILARITY, FOLLOWS_CREATOR)
+    known = (TWO_TOWER_SCORE, TWO_TOWER_SCORE_STD, *timed)
     unknown = [n for n in names if n not in known and n not in products]
     if unknown:
         raise ValueError(
@@ -135,16 +141,18 @@ def affinity_inputs(
             f"{PRODUCT_PREFIX}00 … {PRODUCT_PREFIX}{model.dim - 1:02d} (two-tower {model.version}, "
             f"dim {model.dim}). The ranker was trained against a two-tower of another shape: retrain it."
         )
-    if RECENT_SIMILARITY in names and (history is None or at_s is None):
-        raise ValueError(
-            f"{RECENT_SIMILARITY} needs the users' positives (history) and the rows' times (at_s)."
-        )
+    if any(n in timed for n in names) and (history is None or at_s is None):
+        raise ValueError(f"{', '.join(timed)} need the users' history and the rows' times (at_s).")
     users, vectors = pair_vectors(model, user_ids, user_features, video_ids, videos)
     product = users * vectors
     out = np.empty((len(product), len(names)), dtype=np.float32)
     for j, name in enumerate(names):
         if name == RECENT_SIMILARITY:
-            out[:, j] = recent_similarity(model, history, user_ids, at_s, video_ids, videos)  # type: ignore[arg-type]
+            positives = history.positives  # type: ignore[union-attr]
+            out[:, j] = recent_similarity(model, positives, user_ids, at_s, video_ids, videos)
+        elif name == FOLLOWS_CREATOR:
+            creators = creators_of(video_ids, videos)
+            out[:, j] = history.follows.followed_before(user_ids, creators, at_s)  # type: ignore[union-attr]
         elif name == TWO_TOWER_SCORE:
             out[:, j] = product.sum(axis=1)
         elif name == TWO_TOWER_SCORE_STD:
@@ -155,16 +163,25 @@ def affinity_inputs(
     return out
 
 
+def creators_of(video_ids: Any, videos: pd.DataFrame) -> np.ndarray:
+    """int64 creator id per video id from `videos` rows (-1: a video not in them, or without a creator)."""
+    known = videos.drop_duplicates("video_id")
+    ids = np.asarray(video_ids, dtype=np.int64)
+    position = pd.Index(known["video_id"].to_numpy(dtype=np.int64)).get_indexer(ids)
+    creators = known["creator_id"].fillna(-1).to_numpy(dtype=np.int64)
+    return np.where(position >= 0, creators[np.maximum(position, 0)], -1)
+
+
 def frame_affinity_inputs(
     model: Any,
     frame: pd.DataFrame,
     names: Sequence[str],
     videos: pd.DataFrame,
-    history: Positives | None = None,
+    history: UserHistory | None = None,
 ) -> np.ndarray:
     """`affinity_inputs` for rows holding `user_id`, `video_id`, the two-tower's user feature columns and
-    (for `RECENT_SIMILARITY`) `event_timestamp`."""
-    timed = RECENT_SIMILARITY in names
+    (for `RECENT_SIMILARITY`, `FOLLOWS_CREATOR`) `event_timestamp`."""
+    timed = RECENT_SIMILARITY in names or FOLLOWS_CREATOR in names
     wanted = ("user_id", "video_id", *model.features, *(["event_timestamp"] if timed else []))
     missing = [c for c in wanted if c not in frame.columns]
     if missing:

@@ -87,6 +87,7 @@ DEFAULTS: dict[str, Any] = {
     # Short-term interest (serving/recent.py) as the student's own input too. Off: the first stage is the
     # cheap stage on aggregates; the user's recent videos are the re-ranker's (docs/models-ranking.md).
     "recent_similarity": False,
+    "follows_creator": False,  # likewise: the re-ranker's user × creator input (serving/follows.py)
 }
 
 
@@ -103,8 +104,8 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
     out_of_time = params["two_tower_rows"] == "out_of_time"
     score = rf.TWO_TOWER_SCORE_STD if out_of_time else rf.TWO_TOWER_SCORE  # see serving/affinity.py
     own = [score] if two_tower is not None and params["two_tower"] else []
-    if own and params["recent_similarity"]:
-        own.append(rf.RECENT_SIMILARITY)
+    if own:
+        own += rf.history_inputs(params)
     needed = list(dict.fromkeys([*own, *(teacher.extra_inputs if teacher is not None else [])]))
     affinity = None
     if needed:
@@ -112,11 +113,12 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
         from serving.two_tower import read_videos
 
         videos = read_videos(runtime.engine)
+        timed = [name for name in needed if name in rf.HISTORY_INPUTS]  # from the user's history
         history = None
-        if rf.RECENT_SIMILARITY in needed:  # the teacher reads short-term interest (serving/recent.py)
-            from serving.recent import read_positives
+        if timed:
+            from serving.history import read_history
 
-            history = read_positives(runtime.engine, sets.until)
+            history = read_history(runtime.engine, sets.until)
 
         def affinity(frame: pd.DataFrame) -> pd.DataFrame:
             return rf.with_two_tower_inputs(two_tower, frame, needed, videos, history)
@@ -128,7 +130,15 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
             products = any(n.startswith(PRODUCT_PREFIX) for n in needed)
             days = params["out_of_time_days"]
             train_rows = rf.out_of_time_rows(
-                runtime, sets, two_tower, videos, days, progress, products=products, history=history
+                runtime,
+                sets,
+                two_tower,
+                videos,
+                days,
+                progress,
+                products=products,
+                history=history,
+                history_inputs=timed,
             )
             rest = [n for n in needed if n not in train_rows.columns]
             if rest:

@@ -23,6 +23,7 @@ from pipelines.datasets.build import DatasetError
 from pipelines.evaluate.ranking import auc as auc
 from pipelines.evaluate.ranking import calibration_ratio as calibration_ratio
 from pipelines.evaluate.ranking import expected_calibration_error as expected_calibration_error
+from serving.follows import FOLLOWS_CREATOR
 from serving.recent import RECENT_SIMILARITY
 
 # Columns of a candidate that come from the user / the request, not from the video: in a slate every
@@ -37,6 +38,14 @@ USER_SIDE_PREFIXES = (
 TWO_TOWER_SCORE = "retrieval__two_tower_score"  # = serving.affinity.TWO_TOWER_SCORE
 TWO_TOWER_SCORE_STD = "retrieval__two_tower_score_std"  # = serving.affinity.TWO_TOWER_SCORE_STD
 TWO_TOWER_SERVICE = "two_tower_user"
+# Inputs computed from the user's history before each row (serving/history.py), in this order when several,
+# each switched on by the ranker param of the same name (`recent_similarity`, `follows_creator`).
+HISTORY_INPUTS = {RECENT_SIMILARITY: "recent_similarity", FOLLOWS_CREATOR: "follows_creator"}
+
+
+def history_inputs(params: dict[str, Any]) -> list[str]:
+    """The history inputs a ranker's params switch on, in `HISTORY_INPUTS` order."""
+    return [name for name, param in HISTORY_INPUTS.items() if params[param]]
 
 
 def service_features(runtime: Runtime, service: str) -> list[str]:
@@ -118,7 +127,7 @@ def with_two_tower_inputs(
     model: Any, frame: pd.DataFrame, names: Sequence[str], videos: pd.DataFrame, history: Any = None
 ) -> pd.DataFrame:
     """`frame` plus the named two-tower columns (serving.affinity: what serving and evaluation call);
-    `history` (serving.recent.Positives) is needed for `RECENT_SIMILARITY`."""
+    `history` (serving.history.UserHistory) is needed for the `HISTORY_INPUTS`."""
     from serving.affinity import frame_affinity_inputs
 
     names = list(names)
@@ -192,9 +201,11 @@ def out_of_time_rows(
     products: bool = False,
     info: dict[str, float] | None = None,
     history: Any = None,
+    history_inputs: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """The last `days` of the training rows with an out-of-time `retrieval__two_tower_score_std` (and, given
-    the users' positives as `history`, an out-of-time `retrieval__recent_similarity`).
+    """The last `days` of the training rows with an out-of-time `retrieval__two_tower_score_std` (and the
+    named `history_inputs` from `history`: the recent similarity in the out-of-time fit's space, the
+    follows flag as it is).
 
     The current two-tower was trained on the whole training window, so its score on training rows is
     in-sample (on the dev world: AUC of engagement 0.84 on training rows vs 0.66 on the holdout). This fits a
@@ -239,8 +250,7 @@ def out_of_time_rows(
         if info is not None:
             info["two_tower_alignment_cosine"] = round(cosine, 6)
         names += product_names(current.dim)
-    if history is not None:
-        names.append(RECENT_SIMILARITY)
+    names += list(history_inputs)
     values = frame_affinity_inputs(model, late, names, videos, history)
     extra = pd.DataFrame(values, columns=names, index=late.index)
     return pd.concat([late.drop(columns=names, errors="ignore"), extra], axis=1)

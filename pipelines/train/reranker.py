@@ -16,9 +16,10 @@ Shared bottom: an MLP, or a DCN-v2 cross layer (`tfrs.layers.dcn.Cross`) before 
 the better on a validation slice (the last `validation_share` of the training window, by time) is kept, so
 the holdout stays an untouched measurement. Heads: P(like), P(long watch), P(share), P(save), P(comment),
 P(follow) — each a `tfrs.tasks.Ranking` with binary cross-entropy on logits, the bias started at the
-training base rate — and E[watch time] — MSE on log1p(seconds), exported as expm1(·) × a smearing factor
-(Duan) so it estimates the mean, which is what a weighted-sum utility needs. Training keeps the epoch with
-the best validation NDCG, then recalibrates each probability on the validation slice (Platt scaling).
+training base rate — and E[watch time] — MSE on log1p(seconds), exported as max(exp(·) × f − 1, 0) with f set
+so the mean on the validation slice is right (`mean_matching_factor`): a weighted-sum utility needs the
+mean. Training keeps the epoch with the best validation NDCG, then recalibrates each probability on the
+validation slice (Platt scaling).
 
 Two-tower inputs (docs/models-ranking.md, "User × video affinity"): after the service's features the model
 reads user × video affinity from the current two-tower, computed by serving/affinity.py (the function
@@ -91,6 +92,8 @@ DEFAULTS: dict[str, Any] = {
     # Short-term interest (serving/recent.py): cosine of the candidate to the user's last positives before
     # the request, in the two-tower's video space. The re-ranker's own input; the first stage lacks it.
     "recent_similarity": True,
+    # Whether the user followed the candidate's creator before the request (serving/follows.py).
+    "follows_creator": True,
 }
 
 
@@ -113,12 +116,13 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
         score = rf.TWO_TOWER_SCORE_STD if out_of_time else rf.TWO_TOWER_SCORE  # see serving/affinity.py
         extra = [score, *(product_names(two_tower.dim) if products else [])]
         videos = read_videos(runtime.engine)
+        timed = rf.history_inputs(params)
         history = None
-        if params["recent_similarity"]:
-            from serving.recent import read_positives
+        if timed:
+            from serving.history import read_history
 
-            history = read_positives(runtime.engine, sets.until)
-            extra.append(rf.RECENT_SIMILARITY)
+            history = read_history(runtime.engine, sets.until)
+            extra += timed
         info: dict[str, float] = {}
         if out_of_time:
             days = params["out_of_time_days"]
@@ -132,6 +136,7 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
                 products=products,
                 info=info,
                 history=history,
+                history_inputs=timed,
             )
         else:
             train_rows = rf.with_two_tower_inputs(two_tower, sets.train, extra, videos, history)
@@ -348,7 +353,7 @@ def _fit(
 
     The epoch is chosen by validation NDCG of the utility, not by log loss, so the probabilities are then
     recalibrated on the validation slice (Platt: sigmoid(a·logit + b) per binary head) and E[watch time]
-    gets its smearing factor from the validation residuals (out of sample, and the most recent rows).
+    gets the factor that makes its mean right on the validation slice (`mean_matching_factor`).
     """
     import tensorflow_recommenders as tfrs
 
@@ -404,9 +409,9 @@ def _fit(
     advance = progress_task(progress, f"fit {variant}", params["epochs"] * steps)
 
     def set_smearing() -> None:
-        # Duan's smearing: E[y] = E[exp(log1p ŷ + ε)] − 1 ≈ exp(log1p ŷ)·mean(exp ε) − 1.
-        predicted = scorer.net(x_valid, training=False)["watch_time_s"].numpy()
-        scorer.smearing.assign(float(np.mean(np.exp(valid_labels["watch_time_s"] - predicted))))
+        predicted = scorer.net(x_valid, training=False)["watch_time_s"].numpy().astype(np.float64)
+        seconds = np.expm1(np.asarray(valid_labels["watch_time_s"], dtype=np.float64))
+        scorer.smearing.assign(mean_matching_factor(np.exp(predicted), seconds))
 
     best: dict[str, Any] = {"ndcg": -math.inf, "epoch": 0, "weights": None}
 
@@ -426,6 +431,28 @@ def _fit(
     set_smearing()
     _platt(scorer, x_valid, valid_labels)
     return scorer, validate(scorer), best["epoch"]
+
+
+def mean_matching_factor(exp_predicted: np.ndarray, seconds: np.ndarray) -> float:
+    """The factor f with mean(max(exp_predicted · f − 1, 0)) = mean(seconds): E[watch time] read as
+    max(exp(log1p-prediction) · f − 1, 0) is then right on average over the validation slice.
+
+    Replaces Duan's smearing (f = mean(exp(residual))), which assumes residuals that look alike everywhere:
+    watch time is a mixture of no view (0 s) and watches of every length, and on a small world an early-epoch
+    net got f = 4.3 and over-predicted the mean 1.75×. The left side grows with f: bisection."""
+    exp_predicted = np.asarray(exp_predicted, dtype=np.float64)
+    target = float(np.mean(seconds)) if len(seconds) else 0.0
+
+    def mean_at(f: float) -> float:
+        return float(np.mean(np.maximum(exp_predicted * f - 1.0, 0.0)))
+
+    lo, hi = 0.0, 1.0
+    while mean_at(hi) < target and hi < 1e6:
+        lo, hi = hi, hi * 2.0
+    for _ in range(60):
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if mean_at(mid) < target else (lo, mid)
+    return (lo + hi) / 2.0
 
 
 def _targets(frame: pd.DataFrame) -> dict[str, np.ndarray]:

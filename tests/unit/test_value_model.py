@@ -91,3 +91,14 @@ def test_invalid_files_name_the_problem(tmp_path: Path, text: str, message: str)
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"Cannot read the value model .*nope\.toml"):
         load_value_model(tmp_path / "nope.toml")
+
+
+def test_the_watch_time_factor_matches_the_mean_and_survives_a_zero_mixture() -> None:
+    from pipelines.train.reranker import mean_matching_factor
+
+    rng = np.random.default_rng(0)
+    predicted = np.exp(rng.normal(2.0, 0.5, 5000))  # exp(log1p-scale predictions)
+    seconds = np.where(rng.random(5000) < 0.6, 0.0, rng.lognormal(3.0, 1.0, 5000))  # many no-views
+    f = mean_matching_factor(predicted, seconds)
+    assert np.mean(np.maximum(predicted * f - 1, 0)) == pytest.approx(seconds.mean(), rel=1e-6)
+    assert mean_matching_factor(predicted, np.zeros(10)) <= 1 / predicted.max() + 1e-9  # nothing watched: 0 s
