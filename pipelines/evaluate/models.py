@@ -100,16 +100,13 @@ def ranking_stages(
         x = holdout.reindex(columns=scorer.features).to_numpy(dtype=np.float32, na_value=np.nan)
         missing = [n for n in scorer.extra_inputs if n not in extra]
         if missing:
-            from pipelines.train.ranking_features import HISTORY_INPUTS
+            from pipelines.train.ranking_features import history_for
             from serving.affinity import frame_affinity_inputs
-            from serving.history import read_history
             from serving.two_tower import read_videos
 
             if not videos:
                 videos.append(read_videos(runtime.engine))
-            history = None
-            if any(n in HISTORY_INPUTS for n in missing):
-                history = read_history(runtime.engine, holdout["event_timestamp"].max().to_pydatetime())
+            history = history_for(runtime, missing, holdout["event_timestamp"].max().to_pydatetime())
             values = frame_affinity_inputs(two_tower, holdout, missing, videos[0], history)
             extra.update({n: values[:, j] for j, n in enumerate(missing)})
         if not scorer.extra_inputs:

@@ -114,11 +114,7 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
 
         videos = read_videos(runtime.engine)
         timed = [name for name in needed if name in rf.HISTORY_INPUTS]  # from the user's history
-        history = None
-        if timed:
-            from serving.history import read_history
-
-            history = read_history(runtime.engine, sets.until)
+        history = rf.history_for(runtime, timed, sets.until)
 
         def affinity(frame: pd.DataFrame) -> pd.DataFrame:
             return rf.with_two_tower_inputs(two_tower, frame, needed, videos, history)

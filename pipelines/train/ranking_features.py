@@ -48,6 +48,15 @@ def history_inputs(params: dict[str, Any]) -> list[str]:
     return [name for name, param in HISTORY_INPUTS.items() if params[param]]
 
 
+def history_for(runtime: Runtime, names: Sequence[str], until: Any) -> Any:
+    """Every user's history up to `until` (serving.history.UserHistory) if `names` need it, else None."""
+    if not any(name in HISTORY_INPUTS for name in names):
+        return None
+    from serving.history import read_history
+
+    return read_history(runtime.engine, until)
+
+
 def service_features(runtime: Runtime, service: str) -> list[str]:
     """Full names `<view>__<feature>` of a registered FeatureService, in the service's order."""
     from foryou import feast_repo

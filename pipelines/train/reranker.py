@@ -117,12 +117,8 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
         extra = [score, *(product_names(two_tower.dim) if products else [])]
         videos = read_videos(runtime.engine)
         timed = rf.history_inputs(params)
-        history = None
-        if timed:
-            from serving.history import read_history
-
-            history = read_history(runtime.engine, sets.until)
-            extra += timed
+        history = rf.history_for(runtime, timed, sets.until)
+        extra += timed
         info: dict[str, float] = {}
         if out_of_time:
             days = params["out_of_time_days"]
