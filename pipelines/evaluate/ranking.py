@@ -32,8 +32,16 @@ def realised_utility(frame: pd.DataFrame, weights: Mapping[str, float]) -> np.nd
 
 def ndcg_at(scores: np.ndarray, gains: np.ndarray, pool: np.ndarray, k: int) -> float:
     """Mean NDCG@k over pools (ties in score broken by row order, the same for every stage)."""
+    _pools, values = ndcg_per_pool(scores, gains, pool, k)
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
+def ndcg_per_pool(
+    scores: np.ndarray, gains: np.ndarray, pool: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pool ids, NDCG@k) of every pool with at least `MIN_POOL` items and a positive gain, by pool id."""
     order = np.lexsort((np.arange(len(pool)), -scores, pool))
-    values = []
+    ids, values = [], []
     discounts = 1.0 / np.log2(np.arange(2, k + 2))
     boundaries = np.flatnonzero(np.diff(pool[order])) + 1
     for rows in np.split(order, boundaries):
@@ -42,8 +50,29 @@ def ndcg_at(scores: np.ndarray, gains: np.ndarray, pool: np.ndarray, k: int) -> 
             continue
         dcg = (g[:k] * discounts[: min(k, len(g))]).sum()
         ideal = np.sort(g)[::-1][:k]
+        ids.append(pool[rows[0]])
         values.append(dcg / (ideal * discounts[: len(ideal)]).sum())
-    return float(np.mean(values)) if values else float("nan")
+    return np.asarray(ids), np.asarray(values, dtype=np.float64)
+
+
+def paired_bootstrap(
+    a: np.ndarray, b: np.ndarray, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """(mean of a − b, 2.5 % and 97.5 % quantiles of the mean over resamples of the pairs): a 95 % interval
+    for the difference of two stages measured on the same pools."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if not len(diff):
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    chunk = max(1, 2_000_000 // len(diff))  # resamples per draw: bounded memory on large holdouts
+    means = np.concatenate(
+        [
+            diff[rng.integers(0, len(diff), (min(chunk, resamples - done), len(diff)))].mean(axis=1)
+            for done in range(0, resamples, chunk)
+        ]
+    )
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return float(diff.mean()), float(lo), float(hi)
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -35,6 +35,7 @@ from pipelines.train.data import load_sets
 
 HEURISTIC_SOURCES = ("popularity", "recent popularity", "trending", "fresh", "follow graph")
 ROUND_ROBIN = "union (round-robin)"
+STAGE_GAP = "re-ranker - first stage"  # ndcg.attrs key: the paired-bootstrap interval of the NDCG gap
 LEARNED = "union (learned shares)"
 
 
@@ -72,6 +73,22 @@ class Evaluation:
             base = self.ndcg.loc["popularity", nk]
             for stage, value in self.ndcg[nk].items():
                 out.append(_record(f"ndcg@{nk} {stage}", "ndcg", value, base, "popularity"))
+            gap = self.ndcg.attrs.get(STAGE_GAP)
+            if gap is not None:
+                record = _record(
+                    f"ndcg@{gap['k']} re-ranker - first stage",
+                    "ndcg",
+                    self.ndcg.loc["re-ranker", gap["k"]],
+                    self.ndcg.loc["first stage", gap["k"]],
+                    "first stage",
+                )
+                out.append(
+                    {
+                        **record,
+                        "diff": round(gap["diff"], 6),
+                        "diff_ci95": [round(gap["lo"], 6), round(gap["hi"], 6)],
+                    }
+                )
         for head, row in self.heads.iterrows():
             out.append(_record(f"auc {head}", "auc", row["auc"], 0.5, "random"))
         return out
@@ -214,6 +231,16 @@ def _ranking(
         f"ranking: {len(holdout):,} holdout impressions in {len(np.unique(pool)):,} user-day pools; "
         f"gain = the realised utility (value model {value_model.source}) of each impression"
     )
+    if "re-ranker" in scores and "first stage" in scores:
+        k = 20 if 20 in options.ndcg_k else options.ndcg_k[-1]
+        _ids, rerank = rk.ndcg_per_pool(scores["re-ranker"], gains, pool, k)
+        _ids, first = rk.ndcg_per_pool(scores["first stage"], gains, pool, k)
+        diff, lo, hi = rk.paired_bootstrap(rerank, first, seed=options.seed)
+        ndcg.attrs[STAGE_GAP] = {"k": k, "diff": diff, "lo": lo, "hi": hi, "pools": len(rerank)}
+        notes.append(
+            f"re-ranker − first stage NDCG@{k}: {diff:+.4f}, 95 % CI [{lo:+.4f}, {hi:+.4f}] "
+            f"(paired bootstrap over the {len(rerank):,} pools, 2,000 resamples)"
+        )
     return ndcg, heads, len(holdout)
 
 

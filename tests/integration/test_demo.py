@@ -32,6 +32,16 @@ def test_demo_runs_end_to_end_on_embedded_stores(tmp_path: Path) -> None:
             assert (artifacts / model / "current").is_symlink(), model
         assert "Retrieval: recall@K" in result.stdout and "two-tower" in result.stdout
         assert (tmp_path / "home" / "reports" / "evaluation" / "index.html").exists()
+        records = {
+            r["metric"]: r
+            for r in json.loads((tmp_path / "home" / "reports" / "evaluation" / "metrics.json").read_text())
+        }
+        assert {"recall@300 union (learned shares)", "recall@300 session", "ndcg@20 re-ranker"} <= set(
+            records
+        )
+        gap = records["ndcg@20 re-ranker - first stage"]  # with its paired-bootstrap interval
+        lo, hi = gap["diff_ci95"]
+        assert lo <= gap["diff"] <= hi and abs(gap["diff"] - (gap["ours"] - gap["baseline"])) < 1e-5
         status = json.loads(run_cli(["status", "--json"], env, check=True).stdout)
         assert status["embedded_postgres_running"] and status["embedded_redis_running"]
         with psycopg.connect(status["database_url"]) as conn:

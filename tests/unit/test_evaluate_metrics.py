@@ -7,7 +7,14 @@ import math
 import numpy as np
 import pandas as pd
 
-from pipelines.evaluate.ranking import calibration, ndcg_at, pools, realised_utility
+from pipelines.evaluate.ranking import (
+    calibration,
+    ndcg_at,
+    ndcg_per_pool,
+    paired_bootstrap,
+    pools,
+    realised_utility,
+)
 from pipelines.evaluate.retrieval import Corpus, recall_at, top_k, union
 
 
@@ -60,3 +67,26 @@ def test_calibration_of_a_calibrated_and_a_doubled_predictor() -> None:
     assert good["ece"] < 0.01 and abs(good["calibration_ratio"] - 1) < 0.02
     bad = calibration(y, np.clip(2 * p, 0, 1))
     assert bad["ece"] > 0.2 and bad["calibration_ratio"] > 1.9
+
+
+def test_ndcg_per_pool_is_what_ndcg_at_averages() -> None:
+    rng = np.random.default_rng(0)
+    pool = np.repeat(np.arange(50), 8)
+    gains = np.where(rng.random(400) < 0.3, rng.uniform(0.5, 3.0, 400), 0.0)
+    scores = gains + rng.normal(0, 1, 400)
+    ids, values = ndcg_per_pool(scores, gains, pool, k=5)
+    assert len(ids) == len(values) and set(ids.tolist()) <= set(range(50))
+    assert ((values >= 0) & (values <= 1)).all()
+    assert math.isclose(values.mean(), ndcg_at(scores, gains, pool, k=5))
+    perfect = ndcg_per_pool(gains, gains, pool, k=5)[1]
+    assert np.allclose(perfect, 1.0)
+
+
+def test_paired_bootstrap_interval() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0.4, 0.8, 800)
+    same = paired_bootstrap(a, a)
+    assert same == (0.0, 0.0, 0.0)
+    diff, lo, hi = paired_bootstrap(a + 0.05 + rng.normal(0, 0.1, 800), a, seed=3)
+    assert lo < diff < hi and lo > 0.03 and hi < 0.07  # the mean shift is 0.05 ± 2 × 0.1/√800
+    assert paired_bootstrap(a, a + 0.02, resamples=500)[2] < 0
