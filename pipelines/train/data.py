@@ -11,6 +11,7 @@ state, so the four trainers and `foryou evaluate` share one build.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -155,3 +156,14 @@ def split(
                 "Simulate or ingest more days, build features further, or change --until / --holdout-days."
             )
     return TrainingSets(task, train, holdout, features, labels, since, holdout_start, until)
+
+
+def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """Fail with the missing columns named when a training frame lacks what a model needs."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DatasetError(
+            f"The {what} training set lacks {len(missing)} column(s) the model needs: {missing[:8]}"
+            f"{' …' if len(missing) > 8 else ''}. The FeatureService and the cached set disagree: run "
+            "`foryou features apply`, then retrain (the set is rebuilt when the feature tables change)."
+        )

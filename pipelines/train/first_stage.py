@@ -33,7 +33,6 @@ the 300 distinct videos impressed closest in time (ranking_features.candidate_sl
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -109,39 +108,20 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
     needed = list(dict.fromkeys([*own, *(teacher.extra_inputs if teacher is not None else [])]))
     affinity = None
     if needed:
-        from serving.affinity import PRODUCT_PREFIX
         from serving.two_tower import read_videos
 
         videos = read_videos(runtime.engine)
-        timed = [name for name in needed if name in rf.HISTORY_INPUTS]  # from the user's history
-        history = rf.history_for(runtime, timed, sets.until)
+        history = rf.history_for(runtime, needed, sets.until)
 
         def affinity(frame: pd.DataFrame) -> pd.DataFrame:
             return rf.with_two_tower_inputs(two_tower, frame, needed, videos, history)
 
-        train_rows = sets.train
-        if own and out_of_time:
-            # The teacher's element-wise product (if it reads one) from the same out-of-time fit, aligned
-            # onto the current two-tower's space — as the re-ranker was trained.
-            products = any(n.startswith(PRODUCT_PREFIX) for n in needed)
-            days = params["out_of_time_days"]
-            train_rows = rf.out_of_time_rows(
-                runtime,
-                sets,
-                two_tower,
-                videos,
-                days,
-                progress,
-                products=products,
-                history=history,
-                history_inputs=timed,
-            )
-            rest = [n for n in needed if n not in train_rows.columns]
-            if rest:
-                train_rows = rf.with_two_tower_inputs(two_tower, train_rows, rest, videos, history)
-        else:
-            train_rows = affinity(train_rows)
-        sets = replace(sets, train=train_rows, holdout=affinity(sets.holdout))
+        # Out of time as the re-ranker was trained: the teacher's product (if it reads one) and history
+        # inputs from the same out-of-time fit.
+        days = params["out_of_time_days"] if own and out_of_time else None
+        sets = rf.with_ranker_inputs(
+            runtime, sets, two_tower, videos, needed, history, out_of_time_days=days, progress=progress
+        )
     return fit_and_save(
         runtime,
         sets,

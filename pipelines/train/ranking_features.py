@@ -8,7 +8,7 @@ The gain of an impression is its *realised utility*: the value model applied to 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from pipelines.datasets.build import DatasetError
 from pipelines.evaluate.ranking import auc as auc
 from pipelines.evaluate.ranking import calibration_ratio as calibration_ratio
 from pipelines.evaluate.ranking import expected_calibration_error as expected_calibration_error
+from pipelines.train.data import require_columns as require_columns  # the trainers' shared check
 from serving.follows import FOLLOWS_CREATOR
 from serving.recent import RECENT_SIMILARITY
 
@@ -69,17 +70,6 @@ def service_features(runtime: Runtime, service: str) -> list[str]:
             f"FeatureService {service!r} is not in the Feast registry ({exc}); run `foryou features apply`."
         ) from exc
     return [f"{p.name_to_use()}__{f.name}" for p in fs.feature_view_projections for f in p.features]
-
-
-def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    """Fail with the missing columns named when a training frame lacks what a model needs."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DatasetError(
-            f"The {what} training set lacks {len(missing)} column(s) the model needs: {missing[:8]}"
-            f"{' …' if len(missing) > 8 else ''}. The FeatureService and the cached set disagree: run "
-            "`foryou features apply`, then retrain (the set is rebuilt when the feature tables change)."
-        )
 
 
 def matrix(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
@@ -263,6 +253,49 @@ def out_of_time_rows(
     values = frame_affinity_inputs(model, late, names, videos, history)
     extra = pd.DataFrame(values, columns=names, index=late.index)
     return pd.concat([late.drop(columns=names, errors="ignore"), extra], axis=1)
+
+
+def with_ranker_inputs(
+    runtime: Runtime,
+    sets: Any,
+    two_tower: Any,
+    videos: pd.DataFrame,
+    names: Sequence[str],
+    history: Any,
+    *,
+    out_of_time_days: float | None,
+    progress: Any = None,
+    info: dict[str, float] | None = None,
+) -> Any:
+    """`sets` with the named extra inputs added, as both rankers train on them.
+
+    Training rows: with `out_of_time_days`, the last days of the window scored by an out-of-time fit
+    (`out_of_time_rows`: its standardised score, products if named, history inputs), and any named input that
+    fit does not give (a teacher's raw score) from the current two-tower; without it, every training row
+    from the current two-tower. Holdout rows: always the current two-tower."""
+    names = list(names)
+    if out_of_time_days is None:
+        train = with_two_tower_inputs(two_tower, sets.train, names, videos, history)
+    else:
+        from serving.affinity import PRODUCT_PREFIX
+
+        train = out_of_time_rows(
+            runtime,
+            sets,
+            two_tower,
+            videos,
+            out_of_time_days,
+            progress,
+            products=any(n.startswith(PRODUCT_PREFIX) for n in names),
+            info=info,
+            history=history,
+            history_inputs=[n for n in names if n in HISTORY_INPUTS],
+        )
+        rest = [n for n in names if n not in train.columns]
+        if rest:
+            train = with_two_tower_inputs(two_tower, train, rest, videos, history)
+    holdout = with_two_tower_inputs(two_tower, sets.holdout, names, videos, history)
+    return replace(sets, train=train, holdout=holdout)
 
 
 def two_tower_score_metrics(

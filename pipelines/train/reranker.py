@@ -39,7 +39,6 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -120,24 +119,18 @@ def train(runtime: Runtime, options: TrainOptions, progress: Any = None) -> Trai
         history = rf.history_for(runtime, timed, sets.until)
         extra += timed
         info: dict[str, float] = {}
-        if out_of_time:
-            days = params["out_of_time_days"]
-            train_rows = rf.out_of_time_rows(
-                runtime,
-                sets,
-                two_tower,
-                videos,
-                days,
-                progress,
-                products=products,
-                info=info,
-                history=history,
-                history_inputs=timed,
-            )
-        else:
-            train_rows = rf.with_two_tower_inputs(two_tower, sets.train, extra, videos, history)
-        holdout = rf.with_two_tower_inputs(two_tower, sets.holdout, extra, videos, history)
-        sets = replace(sets, train=train_rows, holdout=holdout)
+        days = params["out_of_time_days"] if out_of_time else None
+        sets = rf.with_ranker_inputs(
+            runtime,
+            sets,
+            two_tower,
+            videos,
+            extra,
+            history,
+            out_of_time_days=days,
+            progress=progress,
+            info=info,
+        )
         params = {**params, **info}  # recorded in the manifest (the alignment's mean cosine)
     return fit_and_save(
         runtime,

@@ -19,20 +19,10 @@ import pandas as pd
 from pipelines.datasets.build import DatasetError
 from pipelines.evaluate.retrieval import Corpus, Queries, recall_at
 from pipelines.evaluate.retrieval import rank as rank  # the trainer ranks exactly as `foryou evaluate`
+from pipelines.train.data import require_columns
 
 ENGAGEMENT = ("like", "long_watch", "share", "save", "comment", "follow")
 KS = (100, 300)
-
-
-def require_columns(frame: pd.DataFrame, columns: list[str], what: str) -> None:
-    """Fail with the missing columns named when a training frame lacks what the model needs."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DatasetError(
-            f"The {what} set lacks {len(missing)} column(s) the two-tower model needs: {missing[:8]}"
-            f"{' …' if len(missing) > 8 else ''}; it has {list(frame.columns)[:10]}…. Rebuild it with "
-            "`foryou dataset build` after `foryou features apply` (the cache rebuilds when features change)."
-        )
 
 
 def shown_not_engaged(ranking_train: pd.DataFrame, max_position: int) -> pd.DataFrame:
